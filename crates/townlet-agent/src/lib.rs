@@ -1,1 +1,29 @@
-//! townlet-agent
+//! The DQN learner of Townlet (training.md): Q-networks, replay buffer, masked
+//! ε-greedy, RND novelty with the adaptive intrinsic weight, the curriculum, and the
+//! checkpoint container. burn lives here (D27); the env and the recorder do not know it.
+//!
+//! Rules that keep memory flat (burn notes §12): acting and targets run on plain
+//! (non-autodiff) snapshots taken with `valid()`; replay data are plain `Vec`s and one
+//! tensor is built per batch; every autodiff loss is backwarded.
+
+// burn's ndarray device is deprecated upstream; this is the one place that allows it.
+pub mod device;
+
+pub mod agent;
+pub mod checkpoint;
+
+pub mod curriculum;
+pub mod exploration;
+pub mod intrinsic;
+pub mod learner;
+pub mod qnet;
+pub mod replay;
+pub mod rnd;
+pub mod rng;
+
+pub use agent::{ActDecision, AgentError, DqnAgent, EpisodeEnd, StepFeedback};
+
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointHeader};
+pub use curriculum::{Curriculum, StageTransition, TransitionReason, stage_multiplier};
+pub use device::TrainDevice;
+pub use learner::UpdateStats;

@@ -1,0 +1,402 @@
+//! `DqnAgent`: everything the runner drives per step and per episode (training.md §2).
+
+use crate::curriculum::{Curriculum, StageTransition};
+use crate::device::TrainDevice;
+use crate::exploration::{decay_epsilon, masked_entropy, select_action};
+use crate::intrinsic::AdaptiveIntrinsic;
+use crate::learner::{DqnLearner, LearnerSettings, UpdateStats};
+use crate::qnet::SimpleQNetwork;
+use crate::replay::{Batch, ReplayBuffer};
+use crate::rnd::{Rnd, RndNet};
+use crate::rng::{RngState, STREAM_ACTION, STREAM_INIT, STREAM_REPLAY, stream};
+use burn::prelude::*;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Mutex;
+use townlet_config::{DeviceKind, NetworkType, Pack};
+
+/// burn's weight generator is process-global and lazy (burn notes §4): seeding and
+/// building nets happens under this lock so parallel tests cannot interleave draws.
+pub static INIT_LOCK: Mutex<()> = Mutex::new(());
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("the recurrent network is not available for this agent; use --network simple")]
+    RecurrentUnsupported,
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// The per-step choice for one agent (training.md §13).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActDecision {
+    pub action: u32,
+    pub explored: bool,
+    pub q_values: Vec<f32>,
+    /// Raw RND novelty of the pre-step observation.
+    pub novelty: f32,
+}
+
+/// What an env step returned, per agent, for the learner.
+#[derive(Debug, Clone, Copy)]
+pub struct StepFeedback<'a> {
+    pub obs: &'a [f32],
+    pub next_obs: &'a [f32],
+    pub rewards: &'a [f32],
+    /// Death or retirement (no bootstrap). Truncation and interruption are not terminal.
+    pub terminal: &'a [bool],
+    /// Agents that were alive before this step and so produce a transition.
+    pub active: &'a [bool],
+}
+
+/// Result of closing an episode.
+#[derive(Debug, Clone, Default)]
+pub struct EpisodeEnd {
+    pub transitions: Vec<StageTransition>,
+    pub annealed: bool,
+}
+
+/// Loss/TD summary of the updates made during one episode (D8).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LossSummary {
+    pub updates: u32,
+    pub loss_mean: Option<f32>,
+    pub td_error_mean: Option<f32>,
+    pub q_mean: Option<f32>,
+    pub grad_norm_mean: Option<f32>,
+}
+
+pub struct DqnAgent {
+    pub(crate) device: TrainDevice,
+    pub(crate) learner: DqnLearner,
+    pub(crate) rnd: Rnd,
+    pub(crate) buffer: ReplayBuffer,
+    pub(crate) batch: Batch,
+    pub(crate) epsilon: f64,
+    pub(crate) intrinsic: AdaptiveIntrinsic,
+    pub(crate) curricula: Vec<Curriculum>,
+    pub(crate) action_rng: ChaCha8Rng,
+    pub(crate) replay_rng: ChaCha8Rng,
+    pub(crate) total_steps: u64,
+    pub(crate) updates: u64,
+    pub(crate) obs_dim: usize,
+    pub(crate) action_dim: usize,
+    pub(crate) num_agents: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) train_frequency: u64,
+    pub(crate) target_update_frequency: u64,
+    pub(crate) epsilon_decay: f64,
+    pub(crate) epsilon_min: f64,
+    // per-episode accumulators
+    entropy_sum: Vec<f64>,
+    entropy_n: Vec<u32>,
+    ep_loss: (u32, f64, f64, f64, f64),
+    pub(crate) last_update: Option<UpdateStats>,
+    pub(crate) adam_epsilon: f64,
+}
+
+impl DqnAgent {
+    /// Build a fresh agent for `pack` (obs/action dims from the env built from it).
+    pub fn new(
+        pack: &Pack,
+        obs_dim: usize,
+        action_dim: usize,
+        device: DeviceKind,
+        seed: u64,
+    ) -> Result<Self, AgentError> {
+        if pack.population.network_type == NetworkType::Recurrent {
+            return Err(AgentError::RecurrentUnsupported);
+        }
+        let device = TrainDevice::new(device);
+        let ex = &pack.exploration;
+        let tr = &pack.training;
+        let (online, fixed, predictor) = {
+            let _guard = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+            let mut init = stream(seed, STREAM_INIT);
+            device.base.seed(init.random::<u64>());
+            let online = SimpleQNetwork::new(obs_dim, action_dim, &device.ad);
+            let _ = online.clone().into_record();
+            let fixed = RndNet::new(obs_dim, ex.embed_dim, &device.base);
+            let _ = fixed.clone().into_record();
+            let predictor = RndNet::new(obs_dim, ex.embed_dim, &device.ad);
+            let _ = predictor.clone().into_record();
+            (online, fixed, predictor)
+        };
+        let learner = DqnLearner::new(
+            online,
+            LearnerSettings {
+                gamma: pack.population.gamma as f32,
+                lr: pack.population.learning_rate,
+                max_grad_norm: tr.max_grad_norm as f32,
+                loss: tr.loss,
+                huber_delta: tr.huber_delta as f32,
+                double_dqn: tr.double_dqn,
+            },
+            tr.adam_epsilon,
+            obs_dim,
+            action_dim,
+            device.base.clone(),
+            device.ad.clone(),
+        );
+        let rnd = Rnd::new(
+            fixed,
+            predictor,
+            obs_dim,
+            ex.rnd_batch_size,
+            ex.rnd_learning_rate,
+            tr.adam_epsilon,
+            device.base.clone(),
+            device.ad.clone(),
+        );
+        let n = pack.population.num_agents.max(1);
+        Ok(Self {
+            learner,
+            rnd,
+            buffer: ReplayBuffer::new(pack.population.replay_buffer_capacity, obs_dim),
+            batch: Batch::default(),
+            epsilon: tr.epsilon_start,
+            intrinsic: AdaptiveIntrinsic::new(ex),
+            curricula: (0..n)
+                .map(|a| Curriculum::new(&pack.curriculum, a as u32))
+                .collect(),
+            action_rng: stream(seed, STREAM_ACTION),
+            replay_rng: stream(seed, STREAM_REPLAY),
+            total_steps: 0,
+            updates: 0,
+            obs_dim,
+            action_dim,
+            num_agents: n,
+            batch_size: tr.batch_size.max(1),
+            train_frequency: u64::from(tr.train_frequency.max(1)),
+            target_update_frequency: u64::from(tr.target_update_frequency.max(1)),
+            epsilon_decay: tr.epsilon_decay,
+            epsilon_min: tr.epsilon_min,
+            entropy_sum: vec![0.0; n],
+            entropy_n: vec![0; n],
+            ep_loss: (0, 0.0, 0.0, 0.0, 0.0),
+            last_update: None,
+            adam_epsilon: tr.adam_epsilon,
+            device,
+        })
+    }
+
+    /// Stages 1–4 of the per-step loop: Q forward on the policy snapshot, masked ε-greedy
+    /// with the action RNG, and the novelty of the pre-step observation.
+    /// `obs` is `[N, obs_dim]` flat, `masks` `[N, action_dim]` flat.
+    pub fn act(&mut self, obs: &[f32], masks: &[bool]) -> Vec<ActDecision> {
+        self.act_with(obs, masks, self.epsilon, true)
+    }
+
+    /// Like [`act`](Self::act) with an explicit ε (0 = greedy evaluation). `track` adds the
+    /// step's policy entropy to the episode statistics.
+    pub fn act_with(
+        &mut self,
+        obs: &[f32],
+        masks: &[bool],
+        epsilon: f64,
+        track: bool,
+    ) -> Vec<ActDecision> {
+        let a = self.action_dim;
+        let q = self.learner.q_values(obs);
+        let novelty = self.rnd.novelty(obs);
+        let n = obs.len() / self.obs_dim;
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let qi = &q[i * a..(i + 1) * a];
+            let mi = &masks[i * a..(i + 1) * a];
+            let (action, explored) = select_action(qi, mi, epsilon, &mut self.action_rng);
+            if track && i < self.entropy_sum.len() {
+                self.entropy_sum[i] += f64::from(masked_entropy(qi, mi));
+                self.entropy_n[i] += 1;
+            }
+            out.push(ActDecision {
+                action,
+                explored,
+                q_values: qi.to_vec(),
+                novelty: novelty.get(i).copied().unwrap_or(0.0),
+            });
+        }
+        out
+    }
+
+    /// Stages 6–9: store transitions, feed RND, count the step, and train when due.
+    pub fn observe(
+        &mut self,
+        fb: StepFeedback<'_>,
+        decisions: &[ActDecision],
+    ) -> Option<UpdateStats> {
+        let d = self.obs_dim;
+        for (i, dec) in decisions.iter().enumerate() {
+            if !fb.active.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let o = &fb.obs[i * d..(i + 1) * d];
+            self.buffer.push(
+                o,
+                dec.action,
+                fb.rewards[i],
+                dec.novelty,
+                &fb.next_obs[i * d..(i + 1) * d],
+                fb.terminal[i],
+            );
+            self.rnd.push_and_train(o);
+        }
+        self.total_steps += 1;
+        if self.total_steps % self.train_frequency == 0 && self.buffer.len() >= self.batch_size {
+            let w = self.intrinsic.weight as f32;
+            let mut batch = std::mem::take(&mut self.batch);
+            self.buffer
+                .sample_into(self.batch_size, w, &mut self.replay_rng, &mut batch);
+            let stats = self.learner.update(&batch);
+            self.batch = batch;
+            self.updates += 1;
+            if self.updates % self.target_update_frequency == 0 {
+                self.learner.sync_target();
+            }
+            self.ep_loss.0 += 1;
+            self.ep_loss.1 += f64::from(stats.loss);
+            self.ep_loss.2 += f64::from(stats.td_abs_mean);
+            self.ep_loss.3 += f64::from(stats.q_mean);
+            self.ep_loss.4 += f64::from(stats.grad_norm);
+            self.last_update = Some(stats);
+            return Some(stats);
+        }
+        None
+    }
+
+    /// End-of-episode updates (training.md §2.1 step 5): annealing, curriculum, ε decay.
+    /// All are skipped for an interrupted episode (D13, D31).
+    pub fn end_episode(&mut self, episode: u64, lengths: &[u32], interrupted: bool) -> EpisodeEnd {
+        let mut end = EpisodeEnd::default();
+        let entropies: Vec<f64> = (0..self.num_agents)
+            .map(|i| {
+                if self.entropy_n[i] == 0 {
+                    0.0
+                } else {
+                    self.entropy_sum[i] / f64::from(self.entropy_n[i])
+                }
+            })
+            .collect();
+        self.entropy_sum.iter_mut().for_each(|v| *v = 0.0);
+        self.entropy_n.iter_mut().for_each(|v| *v = 0);
+        if interrupted {
+            return end;
+        }
+        for &t in lengths {
+            end.annealed |= self.intrinsic.on_episode(t);
+        }
+        for (i, c) in self.curricula.iter_mut().enumerate() {
+            let t = lengths.get(i).copied().unwrap_or(0);
+            if let Some(tr) = c.on_episode(episode, t, entropies[i]) {
+                end.transitions.push(tr);
+            }
+        }
+        self.epsilon = decay_epsilon(self.epsilon, self.epsilon_decay, self.epsilon_min);
+        end
+    }
+
+    /// Mean entropy of the current episode so far for agent `i` (for telemetry).
+    pub fn episode_entropy(&self, i: usize) -> f32 {
+        if self.entropy_n.get(i).copied().unwrap_or(0) == 0 {
+            0.0
+        } else {
+            (self.entropy_sum[i] / f64::from(self.entropy_n[i])) as f32
+        }
+    }
+
+    /// Take (and reset) the loss summary of the updates since the last call.
+    pub fn take_loss_summary(&mut self) -> LossSummary {
+        let (n, l, td, q, g) = std::mem::take(&mut self.ep_loss);
+        if n == 0 {
+            return LossSummary::default();
+        }
+        let k = f64::from(n);
+        LossSummary {
+            updates: n,
+            loss_mean: Some((l / k) as f32),
+            td_error_mean: Some((td / k) as f32),
+            q_mean: Some((q / k) as f32),
+            grad_norm_mean: Some((g / k) as f32),
+        }
+    }
+
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+    pub fn intrinsic_weight(&self) -> f64 {
+        self.intrinsic.weight
+    }
+    /// Stage of agent 0, which decides the env multiplier (training.md §2.3).
+    pub fn stage(&self) -> u8 {
+        self.curricula[0].stage
+    }
+    pub fn multiplier(&self) -> f32 {
+        self.curricula[0].multiplier()
+    }
+    pub fn curricula(&self) -> &[Curriculum] {
+        &self.curricula
+    }
+    pub fn total_steps(&self) -> u64 {
+        self.total_steps
+    }
+    pub fn updates(&self) -> u64 {
+        self.updates
+    }
+    pub fn rnd_updates(&self) -> u64 {
+        self.rnd.updates
+    }
+    pub fn last_update(&self) -> Option<UpdateStats> {
+        self.last_update
+    }
+    pub fn last_rnd_loss(&self) -> Option<f32> {
+        self.rnd.last_loss
+    }
+    pub fn buffer(&self) -> &ReplayBuffer {
+        &self.buffer
+    }
+    pub fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+    pub fn action_dim(&self) -> usize {
+        self.action_dim
+    }
+    pub fn device_name(&self) -> &'static str {
+        self.device.name()
+    }
+    pub fn action_rng_state(&self) -> RngState {
+        RngState::capture(&self.action_rng)
+    }
+
+    /// A stable hash of the online weights (for determinism tests and logs).
+    pub fn weights_hash(&self) -> u64 {
+        let bytes = self
+            .learner
+            .online
+            .valid()
+            .into_record()
+            .into_bytes()
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        fnv1a(&bytes)
+    }
+}
+
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl DqnAgent {
+    pub(crate) fn rnd_embed_dim(&self) -> usize {
+        self.rnd.embed_dim()
+    }
+    pub(crate) fn adam_epsilon(&self) -> f64 {
+        self.adam_epsilon
+    }
+}

@@ -1,0 +1,375 @@
+//! The checkpoint container (training.md §12, D14): a header plus named blobs, encoded
+//! through `townlet-codec` (magic `TWCKP`). The agent writes its own blobs (`agent/…`);
+//! the runner adds its own (`runner/…`) without the agent knowing them.
+
+use crate::agent::DqnAgent;
+use crate::curriculum::Curriculum;
+use crate::intrinsic::AdaptiveIntrinsic;
+use crate::learner::new_adam;
+use crate::qnet::SimpleQNetwork;
+use crate::replay::ReplayBuffer;
+use crate::rnd::RndNet;
+use crate::rng::RngState;
+use burn::module::Module;
+use burn::optim::OptimizerRecord;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const CHECKPOINT_MAGIC: &[u8; 5] = b"TWCKP";
+pub const CHECKPOINT_VERSION: u16 = 1;
+const BLOB_MAGIC: &[u8; 5] = b"TWBLB";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{path}: {source}")]
+    Codec {
+        path: PathBuf,
+        source: townlet_codec::CodecError,
+    },
+    #[error("checkpoint blob '{0}' is missing")]
+    MissingBlob(String),
+    #[error("checkpoint blob '{name}' is unreadable: {message}")]
+    BadBlob { name: String, message: String },
+    #[error(
+        "checkpoint was made for pack '{ckpt_pack}' (obs {ckpt_obs}, actions {ckpt_act}, network {ckpt_net}) but this run uses '{pack}' (obs {obs}, actions {act}, network {net})"
+    )]
+    Incompatible {
+        ckpt_pack: String,
+        ckpt_obs: usize,
+        ckpt_act: usize,
+        ckpt_net: String,
+        pack: String,
+        obs: usize,
+        act: usize,
+        net: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointHeader {
+    pub crate_version: String,
+    pub created_at_ms: u64,
+    pub config_hash: String,
+    pub pack_name: String,
+    pub network_type: String,
+    pub obs_dim: usize,
+    pub action_dim: usize,
+    pub backend: String,
+    /// Last finished training episode.
+    pub episode: u64,
+    /// Where a resume continues.
+    pub next_episode: u64,
+    pub total_steps: u64,
+    pub stage: u8,
+    pub epsilon: f64,
+    pub intrinsic_weight: f64,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blob {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub header: CheckpointHeader,
+    pub blobs: Vec<Blob>,
+}
+
+/// `checkpoint_ep{episode:06}.ckpt`
+pub fn checkpoint_file_name(episode: u64) -> String {
+    format!("checkpoint_ep{episode:06}.ckpt")
+}
+
+/// Episode number from a checkpoint file name, or None for anything else (incl. `.tmp`).
+pub fn parse_checkpoint_file_name(name: &str) -> Option<u64> {
+    name.strip_prefix("checkpoint_ep")?
+        .strip_suffix(".ckpt")?
+        .parse()
+        .ok()
+}
+
+/// Complete checkpoints in `dir`, oldest first.
+pub fn list_checkpoints(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            parse_checkpoint_file_name(name.to_str()?).map(|ep| (ep, e.path()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Encode a serde value as a blob (through the codec, so each blob is checksummed too).
+pub fn encode_blob<T: Serialize + ?Sized>(
+    name: &str,
+    value: &T,
+) -> Result<Vec<u8>, CheckpointError> {
+    townlet_codec::encode(BLOB_MAGIC, 1, value, false).map_err(|e| CheckpointError::BadBlob {
+        name: name.to_string(),
+        message: e.to_string(),
+    })
+}
+
+impl Checkpoint {
+    pub fn new(header: CheckpointHeader) -> Self {
+        Self {
+            header,
+            blobs: Vec::new(),
+        }
+    }
+
+    pub fn put(&mut self, name: &str, bytes: Vec<u8>) {
+        self.blobs.retain(|b| b.name != name);
+        self.blobs.push(Blob {
+            name: name.to_string(),
+            bytes,
+        });
+    }
+
+    pub fn put_value<T: Serialize + ?Sized>(
+        &mut self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), CheckpointError> {
+        let bytes = encode_blob(name, value)?;
+        self.put(name, bytes);
+        Ok(())
+    }
+
+    pub fn blob(&self, name: &str) -> Result<&[u8], CheckpointError> {
+        self.blobs
+            .iter()
+            .find(|b| b.name == name)
+            .map(|b| b.bytes.as_slice())
+            .ok_or_else(|| CheckpointError::MissingBlob(name.to_string()))
+    }
+
+    pub fn value<T: DeserializeOwned>(&self, name: &str) -> Result<T, CheckpointError> {
+        let bytes = self.blob(name)?;
+        townlet_codec::decode(BLOB_MAGIC, 1..=1, bytes)
+            .map(|(_, v)| v)
+            .map_err(|e| CheckpointError::BadBlob {
+                name: name.to_string(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Atomic write (temp name, fsync, rename, fsync dir). Returns bytes written.
+    pub fn write(&self, path: &Path) -> Result<u64, CheckpointError> {
+        townlet_codec::encode_to_file(path, CHECKPOINT_MAGIC, CHECKPOINT_VERSION, self, true)
+            .map_err(|source| CheckpointError::Codec {
+                path: path.to_path_buf(),
+                source,
+            })
+    }
+
+    pub fn read(path: &Path) -> Result<Self, CheckpointError> {
+        townlet_codec::decode_file(
+            path,
+            CHECKPOINT_MAGIC,
+            CHECKPOINT_VERSION..=CHECKPOINT_VERSION,
+        )
+        .map(|(_, c)| c)
+        .map_err(|source| CheckpointError::Codec {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// The agent's scalar and small state (everything but weights and the replay rows).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AgentState {
+    epsilon: f64,
+    intrinsic: AdaptiveIntrinsic,
+    curricula: Vec<Curriculum>,
+    action_rng: RngState,
+    replay_rng: RngState,
+    total_steps: u64,
+    updates: u64,
+    rnd_updates: u64,
+    rnd_queue: Vec<f32>,
+}
+
+fn module_bytes<M: Module>(m: &M, name: &str) -> Result<Vec<u8>, CheckpointError> {
+    m.valid()
+        .into_record()
+        .into_bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| CheckpointError::BadBlob {
+            name: name.to_string(),
+            message: e.to_string(),
+        })
+}
+
+fn load_module<M: Module>(m: M, ckpt: &Checkpoint, name: &str) -> Result<M, CheckpointError> {
+    let bytes = ckpt.blob(name)?.to_vec();
+    let bad = |e: String| CheckpointError::BadBlob {
+        name: name.to_string(),
+        message: e,
+    };
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad(e.to_string()))?;
+    m.try_load_record(record).map_err(|e| bad(e.to_string()))
+}
+
+impl DqnAgent {
+    /// Check that a checkpoint fits this agent (pack, dims, network).
+    pub fn check_compatible(
+        &self,
+        h: &CheckpointHeader,
+        pack_name: &str,
+    ) -> Result<(), CheckpointError> {
+        if h.obs_dim != self.obs_dim
+            || h.action_dim != self.action_dim
+            || h.network_type != "simple"
+        {
+            return Err(CheckpointError::Incompatible {
+                ckpt_pack: h.pack_name.clone(),
+                ckpt_obs: h.obs_dim,
+                ckpt_act: h.action_dim,
+                ckpt_net: h.network_type.clone(),
+                pack: pack_name.to_string(),
+                obs: self.obs_dim,
+                act: self.action_dim,
+                net: "simple".to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Add the agent's blobs to `ckpt`.
+    pub fn save_into(&self, ckpt: &mut Checkpoint) -> Result<(), CheckpointError> {
+        ckpt.put(
+            "agent/online",
+            module_bytes(&self.learner.online, "agent/online")?,
+        );
+        ckpt.put(
+            "agent/target",
+            module_bytes(&self.learner.target, "agent/target")?,
+        );
+        let q_opt =
+            self.learner
+                .optim
+                .to_record()
+                .into_bytes()
+                .map_err(|e| CheckpointError::BadBlob {
+                    name: "agent/q_optim".into(),
+                    message: e.to_string(),
+                })?;
+        ckpt.put("agent/q_optim", q_opt.to_vec());
+        ckpt.put(
+            "agent/rnd_fixed",
+            module_bytes(&self.rnd.fixed, "agent/rnd_fixed")?,
+        );
+        ckpt.put(
+            "agent/rnd_predictor",
+            module_bytes(&self.rnd.predictor, "agent/rnd_predictor")?,
+        );
+        let rnd_opt =
+            self.rnd
+                .optim
+                .to_record()
+                .into_bytes()
+                .map_err(|e| CheckpointError::BadBlob {
+                    name: "agent/rnd_optim".into(),
+                    message: e.to_string(),
+                })?;
+        ckpt.put("agent/rnd_optim", rnd_opt.to_vec());
+        ckpt.put_value("agent/replay", &self.buffer)?;
+        let state = AgentState {
+            epsilon: self.epsilon,
+            intrinsic: self.intrinsic.clone(),
+            curricula: self.curricula.clone(),
+            action_rng: RngState::capture(&self.action_rng),
+            replay_rng: RngState::capture(&self.replay_rng),
+            total_steps: self.total_steps,
+            updates: self.updates,
+            rnd_updates: self.rnd.updates,
+            rnd_queue: self.rnd.queue().to_vec(),
+        };
+        ckpt.put_value("agent/state", &state)
+    }
+
+    /// Restore everything saved by [`save_into`](Self::save_into) (weights, target,
+    /// optimizers, RND, replay, ε, w, curriculum, RNG positions, counters).
+    pub fn load_from(&mut self, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
+        let ad = self.device.ad.clone();
+        let base = self.device.base.clone();
+        let (obs, act) = (self.obs_dim, self.action_dim);
+        let online = load_module(SimpleQNetwork::new(obs, act, &ad), ckpt, "agent/online")?;
+        let target = load_module(SimpleQNetwork::new(obs, act, &base), ckpt, "agent/target")?;
+        let bad = |name: &str, e: String| CheckpointError::BadBlob {
+            name: name.to_string(),
+            message: e,
+        };
+        let q_rec = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(
+            ckpt.blob("agent/q_optim")?.to_vec(),
+        ))
+        .map_err(|e| bad("agent/q_optim", e.to_string()))?;
+        let embed = self.rnd_embed_dim();
+        let fixed = load_module(RndNet::new(obs, embed, &base), ckpt, "agent/rnd_fixed")?;
+        let predictor = load_module(RndNet::new(obs, embed, &ad), ckpt, "agent/rnd_predictor")?;
+        let rnd_rec = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(
+            ckpt.blob("agent/rnd_optim")?.to_vec(),
+        ))
+        .map_err(|e| bad("agent/rnd_optim", e.to_string()))?;
+        let buffer: ReplayBuffer = ckpt.value("agent/replay")?;
+        if buffer.obs_dim() != obs {
+            return Err(bad(
+                "agent/replay",
+                format!("obs dim {} != {obs}", buffer.obs_dim()),
+            ));
+        }
+        let state: AgentState = ckpt.value("agent/state")?;
+        let adam_eps = self.adam_epsilon();
+        self.learner.online = online;
+        self.learner.target = target;
+        self.learner.policy = self.learner.online.valid();
+        self.learner.optim = new_adam(adam_eps).load_record(q_rec);
+        self.rnd.restore(
+            fixed,
+            predictor,
+            new_adam(adam_eps).load_record(rnd_rec),
+            state.rnd_queue,
+            state.rnd_updates,
+        );
+        self.buffer = buffer;
+        self.epsilon = state.epsilon;
+        self.intrinsic = state.intrinsic;
+        self.curricula = state.curricula;
+        self.action_rng = state.action_rng.restore();
+        self.replay_rng = state.replay_rng.restore();
+        self.total_steps = state.total_steps;
+        self.updates = state.updates;
+        Ok(())
+    }
+
+    /// Load only the online weights (for checkpoint-mode inference), plus ε and stage.
+    pub fn load_policy_from(&mut self, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
+        let online = load_module(
+            SimpleQNetwork::new(self.obs_dim, self.action_dim, &self.device.ad),
+            ckpt,
+            "agent/online",
+        )?;
+        self.learner.online = online;
+        self.learner.policy = self.learner.online.valid();
+        self.learner.target = self.learner.online.valid();
+        if let Ok(state) = ckpt.value::<AgentState>("agent/state") {
+            self.epsilon = state.epsilon;
+            self.curricula = state.curricula;
+            self.intrinsic = state.intrinsic;
+        }
+        Ok(())
+    }
+}
