@@ -1,0 +1,114 @@
+//! The WebSocket protocol between the Townlet inference server and its viewers
+//! (streaming.md §5.1, decisions D17–D21, D34, D35). JSON text frames; every server
+//! message carries `type` and `v`; clients send one `type` per command.
+//!
+//! * Server side: build a [`ServerMessage`], send [`to_json`]; read frames with
+//!   [`parse_client_message`] and answer a [`ProtocolError`] with
+//!   [`ProtocolError::to_server_message`].
+//! * Client side (tests, scripts): [`parse_server_message`], [`ClientMessage::to_json`].
+//!
+//! `docs/protocol.md` holds the rules and an example of every message; its examples are
+//! produced by [`examples`] and checked by this crate's tests.
+
+mod client;
+mod error;
+pub mod examples;
+mod server;
+
+pub use client::{
+    ClientMessage, Delivery, Filter, Order, RecordingFilters, Speed, parse_client_message,
+};
+pub use error::{ErrorCode, ProtocolError};
+pub use server::*;
+
+use serde::{Deserialize, Serialize};
+
+/// Protocol version, sent as `v` in every server message. A client may send `v`; if it
+/// does, it must equal this.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Playback rate at speed 1× (D19).
+pub const STEPS_PER_SECOND_AT_1X: f64 = 5.0;
+/// Slowest accepted speed factor (D19).
+pub const MIN_SPEED: f64 = 0.25;
+/// Fastest accepted speed factor; faster is `"instant"` (D19).
+pub const MAX_SPEED: f64 = 50.0;
+/// Largest inbound frame (D19, D35).
+pub const MAX_INBOUND_FRAME_BYTES: u32 = 64 * 1024;
+/// Recent episodes the server keeps for `next` / `get_episode` (D34).
+pub const RING_SIZE: u32 = 200;
+/// Episodes in the stats history sent on connect (D34).
+pub const HISTORY_LEN: u32 = 1000;
+/// `every_nth` without `n` (D18).
+pub const DEFAULT_EVERY_NTH: u32 = 10;
+/// `list_recordings` limits.
+pub const DEFAULT_RECORDINGS_LIMIT: u32 = 100;
+pub const MAX_RECORDINGS_LIMIT: u32 = 1000;
+
+/// Wire form of a server message: the message's own fields plus `v`.
+#[derive(Serialize)]
+struct Outbound<'a> {
+    #[serde(flatten)]
+    message: &'a ServerMessage,
+    v: u32,
+}
+
+#[derive(Deserialize)]
+struct Inbound {
+    #[serde(flatten)]
+    message: ServerMessage,
+    v: u32,
+}
+
+/// Serializes a server message as one compact JSON text frame, with `v`.
+///
+/// Non-finite floats (NaN, ±Infinity) become `null`: JSON has no spelling for them, and
+/// a viewer treats `null` as "no value".
+pub fn to_json(message: &ServerMessage) -> String {
+    let outbound = Outbound {
+        message,
+        v: PROTOCOL_VERSION,
+    };
+    match serde_json::to_string(&outbound) {
+        Ok(json) => json,
+        // Unreachable with these types (string map keys, infallible Serialize impls);
+        // still a valid frame rather than a panic in the server.
+        Err(e) => format!(
+            r#"{{"type":"error","v":{PROTOCOL_VERSION},"code":"internal","message":{},"request":null}}"#,
+            serde_json::Value::String(format!("serialization failed: {e}"))
+        ),
+    }
+}
+
+/// Parses a server frame (for Rust clients and tests). Checks `v`.
+pub fn parse_server_message(text: &str) -> Result<ServerMessage, ProtocolError> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ProtocolError::new(ErrorCode::InvalidJson, format!("invalid JSON: {e}")))?;
+    match value.get("v").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
+        Some(v) => {
+            return Err(ProtocolError::new(
+                ErrorCode::UnsupportedVersion,
+                format!("protocol version {v}, expected {PROTOCOL_VERSION}"),
+            ));
+        }
+        None => {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidField,
+                "missing numeric `v`",
+            ));
+        }
+    }
+    let inbound = Inbound::deserialize(&value)
+        .map_err(|e| ProtocolError::new(ErrorCode::InvalidField, e.to_string()))?;
+    debug_assert_eq!(inbound.v, PROTOCOL_VERSION);
+    Ok(inbound.message)
+}
+
+/// Current unix time in milliseconds (for `sent_at`, `finished_at`). 0 if the clock is
+/// before 1970.
+pub fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

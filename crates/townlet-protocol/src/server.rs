@@ -1,0 +1,534 @@
+//! Server → client messages (streaming.md §5.1, D17–D21, D34).
+//!
+//! Field names of [`EpisodeMetadata`] and of the step columns are the same as in the
+//! recording crate's `EpisodeMetadata` / `RecordedStep`, so the server maps them one to
+//! one and a viewer sees the recorded names.
+
+use crate::client::{Delivery, Filter, Speed};
+use crate::error::ErrorCode;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Every message the server sends. On the wire each is a JSON object with `type` (the
+/// variant name in snake_case) and `v` (see [`crate::to_json`]).
+// Messages are built, serialized and dropped at once; boxing the big variants would only
+// add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Hello(Hello),
+    EpisodeSummary(EpisodeSummary),
+    Episode(Episode),
+    EpisodeStart(EpisodeStart),
+    Step(StepMessage),
+    EpisodeEnd(EpisodeEnd),
+    Stats(Stats),
+    ModelLoaded(ModelLoaded),
+    Recordings(Recordings),
+    Error(ErrorMessage),
+}
+
+impl ServerMessage {
+    /// The wire `type` of this message.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ServerMessage::Hello(_) => "hello",
+            ServerMessage::EpisodeSummary(_) => "episode_summary",
+            ServerMessage::Episode(_) => "episode",
+            ServerMessage::EpisodeStart(_) => "episode_start",
+            ServerMessage::Step(_) => "step",
+            ServerMessage::EpisodeEnd(_) => "episode_end",
+            ServerMessage::Stats(_) => "stats",
+            ServerMessage::ModelLoaded(_) => "model_loaded",
+            ServerMessage::Recordings(_) => "recordings",
+            ServerMessage::Error(_) => "error",
+        }
+    }
+
+    /// Every server `type`, in the order the docs list them.
+    pub const TYPES: [&'static str; 10] = [
+        "hello",
+        "episode_summary",
+        "episode",
+        "episode_start",
+        "step",
+        "episode_end",
+        "stats",
+        "model_loaded",
+        "recordings",
+        "error",
+    ];
+}
+
+/// What the server is attached to (D20). A replay is a per-viewer choice in both modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Episodes straight from a trainer in the same process.
+    Live,
+    /// A saved model playing (standalone inference, streaming.md §4).
+    Checkpoint,
+}
+
+/// Where an episode came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Training,
+    Checkpoint,
+    Replay,
+}
+
+/// Meter tier, as in bars.yaml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeterTier {
+    Pivotal,
+    Primary,
+    Secondary,
+    Resource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GridSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+/// One meter, in index order in [`Hello::meters`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeterInfo {
+    pub name: String,
+    pub tier: MeterTier,
+}
+
+/// One deployable affordance with its hours (`[open, close]`, close may exceed 24 and
+/// then wraps past midnight, environment.md §7.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AffordanceInfo {
+    pub name: String,
+    pub operating_hours: [u8; 2],
+}
+
+/// A threshold cascade: while `source` is below `threshold`, it drains `target`.
+/// Meters are named (names from [`Hello::meters`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CascadeInfo {
+    pub source: String,
+    pub target: String,
+    pub threshold: f32,
+}
+
+/// Run totals at the time of the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Totals {
+    /// Episodes finished by the trainer (live) or played by the server (checkpoint).
+    pub episodes_trained: u64,
+    /// Env steps taken in those episodes.
+    pub steps_trained: u64,
+    /// Episodes that reached the server.
+    pub episodes_streamed: u64,
+    /// Episodes the live queue dropped because it was full.
+    pub dropped: u64,
+}
+
+/// Limits the server enforces, so a client can build its controls without guessing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub min_speed: f64,
+    pub max_speed: f64,
+    /// Playback rate at speed 1× (D19: 5).
+    pub steps_per_second_at_1x: f64,
+    /// Largest inbound frame accepted (D19: 64 KiB).
+    pub max_frame_bytes: u32,
+    /// Recent episodes kept for `next` / `get_episode` (D34: 200).
+    pub ring_size: u32,
+    /// Episodes in the stats history sent on connect (D34: 1000).
+    pub history_len: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            min_speed: crate::MIN_SPEED,
+            max_speed: crate::MAX_SPEED,
+            steps_per_second_at_1x: crate::STEPS_PER_SECOND_AT_1X,
+            max_frame_bytes: crate::MAX_INBOUND_FRAME_BYTES,
+            ring_size: crate::RING_SIZE,
+            history_len: crate::HISTORY_LEN,
+        }
+    }
+}
+
+/// The client's session as the server holds it (echoed in `hello` with the defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub delivery: Delivery,
+    pub speed: Speed,
+    pub filter: Filter,
+    pub greedy: bool,
+}
+
+/// First message on every connection (D20). Everything a viewer shows by name or count
+/// comes from here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol_version: u32,
+    pub mode: Mode,
+    pub pack: String,
+    pub grid: GridSize,
+    /// In index order: `meters[i]` names `steps.meters[*][i]`.
+    pub meters: Vec<MeterInfo>,
+    /// In action-id order: `actions[a]` names action id `a`.
+    pub actions: Vec<String>,
+    /// Deployed affordances in vocabulary order.
+    pub affordances: Vec<AffordanceInfo>,
+    pub cascades: Vec<CascadeInfo>,
+    /// True when the pack uses temporal mechanics (time of day, multi-tick progress).
+    pub temporal: bool,
+    pub max_steps_per_episode: u32,
+    /// The run's episode budget; `None` when unbounded.
+    pub max_episodes: Option<u64>,
+    pub totals: Totals,
+    pub limits: Limits,
+    pub session: SessionInfo,
+}
+
+/// Why an episode ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// A terminal condition held (energy or health ≤ 0).
+    Died,
+    /// Reached `agent_lifespan`.
+    Retired,
+    /// Stopped at `max_steps_per_episode` while alive.
+    Truncated,
+    /// Training stopped mid-episode (D13).
+    Interrupted,
+}
+
+/// Per-episode metadata, values in force during the episode (D8). Same field names as
+/// the recording crate's `EpisodeMetadata`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeMetadata {
+    pub survival_steps: u32,
+    /// Extrinsic + intrinsic (weighted, D7).
+    pub total_reward: f32,
+    pub extrinsic_reward: f32,
+    /// Σ weight × novelty (D7).
+    pub intrinsic_reward: f32,
+    /// 1-based curriculum stage.
+    pub curriculum_stage: u32,
+    pub depletion_multiplier: f32,
+    pub epsilon: f32,
+    pub intrinsic_weight: f32,
+    /// Successful interactions per affordance name.
+    pub affordance_visits: BTreeMap<String, u32>,
+    pub end_reason: EndReason,
+    /// Unix time in seconds when the episode started.
+    pub timestamp: f64,
+    /// Mean learner loss over the updates made during this episode (`None`: no update).
+    pub loss_mean: Option<f32>,
+    /// Mean |y − Q(s,a)| over the same updates.
+    pub td_error_mean: Option<f32>,
+    /// Mean Q-value over the same updates.
+    pub q_mean: Option<f32>,
+    /// Learner updates made during this episode.
+    pub updates: u32,
+}
+
+/// An affordance's cell during the episode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AffordancePosition {
+    pub name: String,
+    pub x: i32,
+    pub y: i32,
+}
+
+/// State at step 0 (D5), so a viewer can draw the spawn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartState {
+    pub position: [i32; 2],
+    pub meters: Vec<f32>,
+    pub time_of_day: Option<u8>,
+}
+
+/// One step as a row (the payload of the server-paced `step` message, and what
+/// [`StepColumns::row`] returns). Decision fields describe the choice made before the
+/// step, state fields the state after it (D5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    /// 1-based.
+    pub step: u32,
+    pub position: [i32; 2],
+    pub meters: Vec<f32>,
+    pub action: u8,
+    pub reward: f32,
+    /// Unweighted RND novelty (D7).
+    pub intrinsic_reward: f32,
+    pub done: bool,
+    pub q_values: Option<Vec<f32>>,
+    pub epsilon: Option<f32>,
+    pub action_mask: Option<Vec<bool>>,
+    pub explored: bool,
+    pub time_of_day: Option<u8>,
+    pub interaction_progress: Option<f32>,
+}
+
+/// The steps of an episode, column by column (D6): entry `i` of every column belongs to
+/// step index `i` (whose `step` is `i + 1`). All columns have the same length.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StepColumns {
+    pub step: Vec<u32>,
+    pub position: Vec<[i32; 2]>,
+    pub meters: Vec<Vec<f32>>,
+    pub action: Vec<u8>,
+    pub reward: Vec<f32>,
+    pub intrinsic_reward: Vec<f32>,
+    pub done: Vec<bool>,
+    pub q_values: Vec<Option<Vec<f32>>>,
+    pub epsilon: Vec<Option<f32>>,
+    pub action_mask: Vec<Option<Vec<bool>>>,
+    pub explored: Vec<bool>,
+    pub time_of_day: Vec<Option<u8>>,
+    pub interaction_progress: Vec<Option<f32>>,
+}
+
+impl StepColumns {
+    /// Number of steps (the length of the `step` column).
+    pub fn len(&self) -> usize {
+        self.step.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.step.is_empty()
+    }
+
+    /// Lengths of every column with its name, for validation and error messages.
+    fn column_lengths(&self) -> [(&'static str, usize); 13] {
+        [
+            ("step", self.step.len()),
+            ("position", self.position.len()),
+            ("meters", self.meters.len()),
+            ("action", self.action.len()),
+            ("reward", self.reward.len()),
+            ("intrinsic_reward", self.intrinsic_reward.len()),
+            ("done", self.done.len()),
+            ("q_values", self.q_values.len()),
+            ("epsilon", self.epsilon.len()),
+            ("action_mask", self.action_mask.len()),
+            ("explored", self.explored.len()),
+            ("time_of_day", self.time_of_day.len()),
+            ("interaction_progress", self.interaction_progress.len()),
+        ]
+    }
+
+    /// `Err` names the first column whose length differs from `step`'s.
+    pub fn check_lengths(&self) -> Result<(), String> {
+        let n = self.len();
+        for (name, len) in self.column_lengths() {
+            if len != n {
+                return Err(format!("column `{name}` has {len} entries, `step` has {n}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends one step.
+    pub fn push(&mut self, row: StepRow) {
+        self.step.push(row.step);
+        self.position.push(row.position);
+        self.meters.push(row.meters);
+        self.action.push(row.action);
+        self.reward.push(row.reward);
+        self.intrinsic_reward.push(row.intrinsic_reward);
+        self.done.push(row.done);
+        self.q_values.push(row.q_values);
+        self.epsilon.push(row.epsilon);
+        self.action_mask.push(row.action_mask);
+        self.explored.push(row.explored);
+        self.time_of_day.push(row.time_of_day);
+        self.interaction_progress.push(row.interaction_progress);
+    }
+
+    /// Step index `i` as a row; `None` when out of range or a column is short.
+    pub fn row(&self, i: usize) -> Option<StepRow> {
+        Some(StepRow {
+            step: *self.step.get(i)?,
+            position: *self.position.get(i)?,
+            meters: self.meters.get(i)?.clone(),
+            action: *self.action.get(i)?,
+            reward: *self.reward.get(i)?,
+            intrinsic_reward: *self.intrinsic_reward.get(i)?,
+            done: *self.done.get(i)?,
+            q_values: self.q_values.get(i)?.clone(),
+            epsilon: *self.epsilon.get(i)?,
+            action_mask: self.action_mask.get(i)?.clone(),
+            explored: *self.explored.get(i)?,
+            time_of_day: *self.time_of_day.get(i)?,
+            interaction_progress: *self.interaction_progress.get(i)?,
+        })
+    }
+}
+
+impl FromIterator<StepRow> for StepColumns {
+    fn from_iter<I: IntoIterator<Item = StepRow>>(iter: I) -> Self {
+        let mut columns = StepColumns::default();
+        for row in iter {
+            columns.push(row);
+        }
+        columns
+    }
+}
+
+/// Pushed to every client for every finished episode (D17); a few hundred bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeSummary {
+    pub episode_id: u64,
+    pub source: Source,
+    /// The training episode of the model that played it (checkpoint source only, D21).
+    pub checkpoint_episode: Option<u64>,
+    pub metadata: EpisodeMetadata,
+    /// Unix ms, stamped when the episode ended (training thread / generator).
+    pub finished_at: u64,
+    /// Unix ms, stamped when the server serialized the message.
+    pub sent_at: u64,
+}
+
+/// A whole episode, played back by the browser at the viewer's speed (D17).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Episode {
+    pub episode_id: u64,
+    pub source: Source,
+    pub checkpoint_episode: Option<u64>,
+    pub agent_id: u32,
+    pub metadata: EpisodeMetadata,
+    pub layout: Vec<AffordancePosition>,
+    pub start: StartState,
+    pub steps: StepColumns,
+    pub finished_at: u64,
+    pub sent_at: u64,
+}
+
+/// Server-paced delivery (`delivery: "steps"`): an episode begins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeStart {
+    pub episode_id: u64,
+    pub source: Source,
+    pub checkpoint_episode: Option<u64>,
+    pub agent_id: u32,
+    pub layout: Vec<AffordancePosition>,
+    pub start: StartState,
+    /// Number of `step` messages that will follow (at the client's speed).
+    pub total_steps: u32,
+    pub finished_at: u64,
+    pub sent_at: u64,
+}
+
+/// Server-paced delivery: one step. The step's fields are inlined next to `episode_id`
+/// and `index` (0-based, D12: index `i` holds `step` `i + 1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMessage {
+    pub episode_id: u64,
+    pub index: u32,
+    #[serde(flatten)]
+    pub row: StepRow,
+}
+
+/// Server-paced delivery: the episode's last step has been sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeEnd {
+    pub episode_id: u64,
+    pub source: Source,
+    pub metadata: EpisodeMetadata,
+    pub sent_at: u64,
+}
+
+/// One episode of the chart history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    pub episode_id: u64,
+    pub survival_steps: u32,
+    pub total_reward: f32,
+    pub extrinsic_reward: f32,
+    pub epsilon: f32,
+    pub intrinsic_weight: f32,
+    pub curriculum_stage: u32,
+    pub end_reason: EndReason,
+}
+
+/// About once a second; the first one after `hello` carries `history` (the last
+/// [`crate::HISTORY_LEN`] episodes, oldest first) so charts fill at once (D34).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub episodes_trained: u64,
+    pub steps_trained: u64,
+    /// Env steps per second over the last interval.
+    pub steps_per_second: f64,
+    pub epsilon: f32,
+    pub intrinsic_weight: f32,
+    pub curriculum_stage: u32,
+    pub depletion_multiplier: f32,
+    /// Episodes waiting in the live queue.
+    pub queue_len: u32,
+    /// Episodes dropped by the live queue (queue full).
+    pub dropped: u64,
+    /// Episodes this client skipped (slow client, or following live past them).
+    pub skipped: u64,
+    pub last_loss: Option<f32>,
+    pub clients: u32,
+    pub uptime_s: u64,
+    /// Present on the first `stats` of a connection only.
+    pub history: Option<Vec<HistoryPoint>>,
+    pub sent_at: u64,
+}
+
+/// Checkpoint mode: a new model is in use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelLoaded {
+    /// File name inside the checkpoint folder.
+    pub checkpoint: String,
+    /// The training episode the checkpoint was written at.
+    pub checkpoint_episode: u64,
+    pub epsilon: f32,
+    pub curriculum_stage: u32,
+    pub depletion_multiplier: f32,
+    /// Unix ms.
+    pub loaded_at: u64,
+}
+
+/// One recorded episode in a `recordings` list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingInfo {
+    pub episode_id: u64,
+    /// The recording criterion that matched (`periodic`, `stage_transitions`, …).
+    pub reason: String,
+    pub survival_steps: u32,
+    pub total_reward: f32,
+    pub extrinsic_reward: f32,
+    pub curriculum_stage: u32,
+    pub end_reason: EndReason,
+    pub timestamp: u64,
+    /// Size of the episode file in bytes.
+    pub file_bytes: u64,
+}
+
+/// Reply to `list_recordings`, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recordings {
+    pub items: Vec<RecordingInfo>,
+    /// Matching recordings in total (may exceed `items.len()` when limited).
+    pub total: u64,
+}
+
+/// Sent only to the client that caused it; the connection stays open unless the code is
+/// `frame_too_large` or `too_many_clients`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The `type` of the message that caused it, when known.
+    pub request: Option<String>,
+}
