@@ -6,7 +6,7 @@ use crate::error::{ConfigError, ConfigErrors};
 use crate::types::*;
 use crate::walk::{Errs, Obj, R, as_f32, as_int, as_list, as_str, describe, render};
 use serde_norway::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The five files every pack folder must hold.
@@ -311,10 +311,8 @@ fn parse_bars(e: &mut Errs, file: &str, root: &Value) -> BarsOut {
         }
         let mut defs = Vec::new();
         let mut all_ok = true;
-        let mut names: HashMap<String, String> = HashMap::new();
-        let mut indices: HashMap<usize, (String, String)> = HashMap::new();
-        let mut table = MeterTable::default();
-        let mut indices_read = 0usize;
+        // (path, name, index) per entry, for the duplicate checks after the loop.
+        let mut seen: Vec<(String, Option<String>, Option<usize>)> = Vec::new();
         for (path, v) in &items {
             let Some(mut b) = Obj::new(e, file, path, v) else {
                 all_ok = false;
@@ -348,33 +346,7 @@ fn parse_bars(e: &mut Errs, file: &str, root: &Value) -> BarsOut {
             b.doc(&["key_insight", "special", "cascade_pattern"]);
             b.finish(e);
 
-            if let Some(nm) = &name {
-                if names.contains_key(nm) {
-                    e.push(
-                        file,
-                        &b_key(path, "name"),
-                        format!("'{nm}' is defined twice"),
-                    );
-                } else {
-                    names.insert(nm.clone(), path.clone());
-                    table.entries.push((nm.clone(), index));
-                }
-            }
-            if let Some(i) = index {
-                indices_read += 1;
-                if let Some((other, other_path)) = indices.get(&i) {
-                    e.push(
-                        file,
-                        &b_key(path, "index"),
-                        format!("index {i} is already used by '{other}' ({other_path})"),
-                    );
-                } else {
-                    indices.insert(
-                        i,
-                        (name.clone().unwrap_or_else(|| "?".into()), path.clone()),
-                    );
-                }
-            }
+            seen.push((path.clone(), name.clone(), index));
             match (name, index, tier, initial, base, description) {
                 (Some(name), Some(index), Some(tier), Some(initial), Some(base), Some(d)) => {
                     defs.push(MeterDef {
@@ -394,14 +366,49 @@ fn parse_bars(e: &mut Errs, file: &str, root: &Value) -> BarsOut {
                 _ => all_ok = false,
             }
         }
+        // Duplicates are reported at every entry involved, each naming another one.
+        let mut table = MeterTable::default();
+        let mut names: BTreeSet<&str> = BTreeSet::new();
+        let mut indices: BTreeSet<usize> = BTreeSet::new();
+        for (path, name, index) in &seen {
+            if let Some(nm) = name {
+                if seen
+                    .iter()
+                    .filter(|(_, n, _)| n.as_ref() == Some(nm))
+                    .count()
+                    > 1
+                {
+                    e.push(
+                        file,
+                        &b_key(path, "name"),
+                        format!("'{nm}' is defined twice"),
+                    );
+                }
+                if names.insert(nm) {
+                    table.entries.push((nm.clone(), *index));
+                }
+            }
+            if let Some(i) = index {
+                indices.insert(*i);
+                let other = seen.iter().find(|(p, _, x)| p != path && *x == Some(*i));
+                if let Some((other_path, other_name, _)) = other {
+                    let other_name = other_name.as_deref().unwrap_or("?");
+                    e.push(
+                        file,
+                        &b_key(path, "index"),
+                        format!("index {i} is already used by '{other_name}' ({other_path})"),
+                    );
+                }
+            }
+        }
+        let indices_read = seen.iter().filter(|(_, _, i)| i.is_some()).count();
         // Indices must be exactly 0..n-1 (only meaningful once every index was read).
         if indices_read == n && n > 0 {
             let missing: Vec<String> = (0..n)
-                .filter(|i| !indices.contains_key(i))
+                .filter(|i| !indices.contains(i))
                 .map(|i| i.to_string())
                 .collect();
-            let mut beyond: Vec<usize> = indices.keys().copied().filter(|&i| i >= n).collect();
-            beyond.sort_unstable();
+            let beyond: Vec<usize> = indices.iter().copied().filter(|&i| i >= n).collect();
             if !missing.is_empty() || !beyond.is_empty() {
                 let mut parts = Vec::new();
                 if !missing.is_empty() {
@@ -426,9 +433,9 @@ fn parse_bars(e: &mut Errs, file: &str, root: &Value) -> BarsOut {
             }
         }
         // The reward, the death mask and the action costs use these by name (ours).
-        if items.len() == names.len() {
+        if seen.iter().all(|(_, n, _)| n.is_some()) {
             for req in ["energy", "health"] {
-                if !names.contains_key(req) {
+                if !names.contains(req) {
                     e.push(file, "bars", format!("a meter named '{req}' is required"));
                     all_ok = false;
                 }
