@@ -156,3 +156,24 @@ pub fn config_hash_diff(a: &Pack, b: &Pack) -> Vec<String> {
             acc
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_matches_the_reference_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn canonical_text_sorts_keys() {
+        let v: Value =
+            serde_json::from_str(r#"{"b": [1, {"d": 2, "c": 3}], "a": null}"#).expect("json");
+        let mut s = String::new();
+        canonical(&v, &mut s);
+        assert_eq!(s, r#"{"a":null,"b":[1,{"c":3,"d":2}]}"#);
+    }
+}

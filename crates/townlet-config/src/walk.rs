@@ -468,3 +468,67 @@ impl<'a> Obj<'a> {
         self.finish_with(e, |_| None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(s: &str) -> Value {
+        serde_norway::from_str(s).expect("test yaml")
+    }
+
+    #[test]
+    fn ranges_reject_edges_and_nan() {
+        assert!(R::In(0.0, 1.0).check(1.0).is_ok());
+        assert!(R::In(0.0, 1.0).check(1.2).is_err());
+        assert!(R::InOpenLo(0.0, 1.0).check(0.0).is_err());
+        assert!(R::Gt(0.0).check(f64::NAN).is_err());
+        assert_eq!(R::Ge(1.0).check(0.5), Err("0.5 must be ≥ 1".to_string()));
+    }
+
+    #[test]
+    fn integers_read_as_floats_but_not_the_reverse() {
+        let mut e = Errs::default();
+        assert_eq!(as_f64(&mut e, "f", "k", &yaml("3"), R::Any), Some(3.0));
+        assert_eq!(as_int::<u32>(&mut e, "f", "k", &yaml("3"), 0), Some(3));
+        assert!(e.list.is_empty());
+        assert_eq!(as_int::<u32>(&mut e, "f", "k", &yaml("3.0"), 0), None);
+        assert_eq!(as_int::<u8>(&mut e, "f", "k", &yaml("300"), 0), None);
+        assert_eq!(as_int::<u32>(&mut e, "f", "k", &yaml("-1"), 0), None);
+        let msgs: Vec<&str> = e.list.iter().map(|x| x.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "expected an integer, got 3.0",
+                "300 is too large",
+                "-1 must be ≥ 0"
+            ]
+        );
+    }
+
+    #[test]
+    fn messages_show_the_value_found() {
+        assert_eq!(describe(&yaml("high")), "string \"high\"");
+        assert_eq!(describe(&yaml("[0, 100]")), "a list [0, 100]");
+        assert_eq!(render(&yaml("{a: 1, b: [x]}")), "{a: 1, b: [\"x\"]}");
+        let long = format!("[{}]", vec!["1"; 100].join(", "));
+        assert!(render(&yaml(&long)).ends_with("..."));
+    }
+
+    #[test]
+    fn unread_keys_are_reported_with_their_path() {
+        let v = yaml("a: 1\nb: 2\nepsilon_x: 3\n");
+        let mut e = Errs::default();
+        let mut o = Obj::new(&mut e, "f.yaml", "sec", &v).expect("mapping");
+        assert_eq!(o.req_int::<u32>(&mut e, "a", 0), Some(1));
+        o.finish_with(&mut e, |k| k.starts_with("epsilon_").then_some("hint"));
+        let shown: Vec<String> = e.list.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "f.yaml: sec.b: unknown key 'b'",
+                "f.yaml: sec.epsilon_x: unknown key 'epsilon_x' (hint)"
+            ]
+        );
+    }
+}

@@ -168,10 +168,22 @@ fn deployed_affordances_follow_file_order() {
     );
 }
 
+/// (pack, grid, pomdp, vision, temporal, enabled, move, wait, interact)
+type EnvRow = (
+    &'static str,
+    u32,
+    bool,
+    u32,
+    bool,
+    Option<&'static [&'static str]>,
+    f64,
+    f64,
+    f64,
+);
+
 #[test]
 fn environment_sections_follow_the_table() {
-    // (pack, grid, pomdp, vision, temporal, enabled, move, wait, interact)
-    let rows: [(&str, u32, bool, u32, bool, Option<&[&str]>, f64, f64, f64); 5] = [
+    let rows: [EnvRow; 5] = [
         (
             "L0_0_minimal",
             3,
