@@ -1,0 +1,33 @@
+use std::path::PathBuf;
+
+use crate::types::StepShapeError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database {path}: {source}")]
+    Database {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("recording file: {0}")]
+    Codec(#[from] townlet_codec::CodecError),
+    #[error("bad step: {0}")]
+    StepShape(#[from] StepShapeError),
+    #[error("record_step/finish_episode called without begin_episode")]
+    NoEpisode,
+    #[error("the recorder's writer thread has stopped")]
+    WriterGone,
+    #[error("invalid recording config: {0}")]
+    Config(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("seek to step index {index} out of range (episode has {len} steps, indices 0..{len})")]
+    SeekOutOfRange { index: usize, len: usize },
+}
