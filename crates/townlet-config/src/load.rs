@@ -1838,10 +1838,31 @@ fn cross_checks(
             format!("{g} but substrate.yaml grid.width is {}", s.width),
         );
     }
-    let Some(affs) = affs else { return };
+    // teleport_to must land on the grid (ours): the step sets the position directly.
+    if let (Some(s), Some(custom)) = (&sub.substrate, custom) {
+        for (i, a) in custom.iter().enumerate() {
+            if let Some([x, y]) = a.teleport_to {
+                let inside = |v: i32, n: u32| v >= 0 && i64::from(v) < i64::from(n);
+                if !inside(x, s.width) || !inside(y, s.height) {
+                    e.push(
+                        f.global,
+                        &format!("custom_actions[{i}].teleport_to"),
+                        format!(
+                            "[{x}, {y}] is outside the {}×{} grid of this pack",
+                            s.width, s.height
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    // The affordance checks need both files readable, and a valid enabled list.
+    let (Some(affs), Some(enabled)) = (affs, &train.enabled) else {
+        return;
+    };
     // enabled_affordances must name affordances (ours); deployment keeps file order.
     let mut deployed: Vec<&AffOut> = affs.iter().collect();
-    if let Some(Some(names)) = &train.enabled {
+    if let Some(names) = enabled {
         let mut all_known = true;
         for (p, n) in names {
             if !affs.iter().any(|a| a.def.name == *n) {
@@ -1886,24 +1907,6 @@ fn cross_checks(
                 &format!("{}.interaction_type", a.path),
                 format!("'{k}' cannot run with enable_temporal_mechanics: true"),
             );
-        }
-    }
-    // teleport_to must land on the grid (ours): the step sets the position directly.
-    if let (Some(s), Some(custom)) = (&sub.substrate, custom) {
-        for (i, a) in custom.iter().enumerate() {
-            if let Some([x, y]) = a.teleport_to {
-                let inside = |v: i32, n: u32| v >= 0 && i64::from(v) < i64::from(n);
-                if !inside(x, s.width) || !inside(y, s.height) {
-                    e.push(
-                        f.global,
-                        &format!("custom_actions[{i}].teleport_to"),
-                        format!(
-                            "[{x}, {y}] is outside the {}×{} grid of this pack",
-                            s.width, s.height
-                        ),
-                    );
-                }
-            }
         }
     }
 }

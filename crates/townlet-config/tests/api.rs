@@ -300,3 +300,19 @@ fn shipped_pack_loads_by_relative_path_inside_the_crate() {
     let p = load_pack(Path::new("../../configs/L1_full_observability")).expect("load");
     assert_eq!(p.action_dim(), 8);
 }
+
+#[test]
+fn movement_custom_actions_load_after_the_shipped_ones() {
+    let f = fixture("L1_full_observability");
+    f.edit(
+        GLOBAL_ACTIONS_FILE,
+        "    icon: \"🧘\"\n",
+        "    icon: \"🧘\"\n  - name: DASH\n    type: movement\n    costs: {energy: 0.01}\n    effects: {}\n    delta: [2, 0]\n",
+    );
+    let p = f.load();
+    assert_eq!(p.action_dim(), 9);
+    assert_eq!(p.action_names()[8], "DASH");
+    let dash = &p.custom_actions[2];
+    assert_eq!(dash.kind, CustomActionKind::Movement);
+    assert_eq!((dash.delta, dash.teleport_to), (Some([2, 0]), None));
+}

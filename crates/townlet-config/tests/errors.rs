@@ -702,3 +702,37 @@ fn truncated_files_never_panic() {
     }
     assert!(load_pack(&f.pack).is_ok());
 }
+
+#[test]
+fn teleport_outside_the_grid_is_an_error() {
+    let f = fixture("L0_0_minimal");
+    f.edit(
+        GLOBAL_ACTIONS_FILE,
+        "custom_actions:\n",
+        "custom_actions:\n  - name: JUMP\n    type: movement\n    costs: {}\n    effects: {}\n    teleport_to: [5, 0]\n",
+    );
+    expect(
+        &f.errors(),
+        "global_actions.yaml",
+        "custom_actions[0].teleport_to",
+        &["[5, 0] is outside the 3×3 grid"],
+    );
+}
+
+#[test]
+fn a_broken_enabled_list_reports_only_itself() {
+    let f = fixture("L0_0_minimal");
+    f.edit(
+        "training.yaml",
+        "enabled_affordances: [Bed]",
+        "enabled_affordances: [Bed, 3]",
+    );
+    let errs = f.errors();
+    expect(
+        &errs,
+        "training.yaml",
+        "environment.enabled_affordances[1]",
+        &["expected a string, got number 3"],
+    );
+    assert_eq!(errs.len(), 1, "{errs}");
+}
