@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 ///
 /// The copy is reloaded and its config hash compared with `pack`'s, so a pack edited on
 /// disk after it was loaded is reported (`InvalidData`) instead of snapshotting settings
-/// the run never used.
+/// the run never used. Pass the pack as loaded, before any command-line overrides
+/// that enter the hash (e.g. `--network`), or this check fails.
 pub fn write_snapshot(pack: &Pack, dest: &Path) -> io::Result<PathBuf> {
     let pack_dir = dest.join(&pack.name);
     std::fs::create_dir_all(&pack_dir)?;
