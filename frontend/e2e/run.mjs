@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+// Browser end-to-end checks of the viewer against any Townlet server (the unified
+// server, or the fixture server): TOWNLET_URL=http://127.0.0.1:PORT node e2e/run.mjs
+//
+// Drives Debian's chromium through playwright-core (never a downloaded browser, D3) with
+// the flags of D41. Screenshots go to $TOWNLET_SCREENSHOTS (default
+// <repo>/test-output/screenshots). No check asserts a duration (D28): each waits for
+// its event with a generous deadline; the frame-time figures are reported, not asserted.
+
+import { chromium } from 'playwright-core'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const DEADLINE = Number(process.env.TOWNLET_E2E_DEADLINE_MS ?? 60_000)
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
+
+function chromiumPath() {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean)
+  const found = candidates.find((p) => existsSync(p))
+  if (!found) throw new Error('chromium not found: install Debian\'s package (apt-get update && apt-get install -y chromium) or set CHROMIUM_PATH')
+  return found
+}
+
+export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'test-output', 'screenshots'), log = console.log } = {}) {
+  if (!url) throw new Error('no server URL (set TOWNLET_URL)')
+  mkdirSync(screenshots, { recursive: true })
+  const profile = mkdtempSync(join(tmpdir(), 'townlet-e2e-'))
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath(),
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 1000 },
+  })
+  const results = []
+  const pageErrors = []
+  const page = context.pages()[0] ?? (await context.newPage())
+  page.on('pageerror', (e) => pageErrors.push(String(e)))
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text())
+  })
+  const text = async (id) => (await page.getByTestId(id).first().textContent())?.trim() ?? ''
+  const num = async (id) => Number(await text(id))
+  const waitFor = async (what, fn) => {
+    const start = Date.now()
+    for (;;) {
+      if (await fn()) return
+      if (Date.now() - start > DEADLINE) throw new Error(`timed out waiting for ${what}`)
+      await page.waitForTimeout(100)
+    }
+  }
+  const shot = async (name) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true })
+  async function check(name, fn) {
+    try {
+      await fn()
+      results.push({ name, ok: true })
+      log(`ok   ${name}`)
+    } catch (e) {
+      results.push({ name, ok: false, error: String(e?.message ?? e) })
+      log(`FAIL ${name}: ${e?.message ?? e}`)
+      await shot(`failed-${name.replace(/\W+/g, '-')}`).catch(() => {})
+    }
+  }
+
+  try {
+    await page.goto(url, { waitUntil: 'domcontentloaded' })
+
+    await check('grid renders at the size hello gives', async () => {
+      await page.getByTestId('grid').waitFor({ timeout: DEADLINE })
+      const grid = page.getByTestId('grid')
+      const w = Number(await grid.getAttribute('data-width'))
+      const h = Number(await grid.getAttribute('data-height'))
+      const cells = await page.getByTestId('cell').count()
+      if (!(w > 0 && h > 0 && cells === w * h)) throw new Error(`grid ${w}x${h} with ${cells} cells`)
+      await page.getByTestId('agent').waitFor({ timeout: DEADLINE })
+      if ((await page.getByTestId('affordance').count()) < 1) throw new Error('no affordances drawn')
+    })
+
+    await check('8 meters render', async () => {
+      await waitFor('8 meters', async () => (await page.getByTestId('meter').count()) === 8)
+    })
+
+    await check('mode badge says LIVE TRAINING', async () => {
+      await waitFor('LIVE TRAINING badge', async () => (await text('mode-badge')) === 'LIVE TRAINING')
+    })
+
+    await check('latency is shown', async () => {
+      await waitFor('a latency in ms', async () => /^\d+ ms$/.test(await text('latency')))
+    })
+
+    await check('charts are filled from the history', async () => {
+      await waitFor('chart canvases', async () => (await page.locator('[data-testid=chart-survival] canvas').count()) > 0)
+    })
+    await shot('live')
+
+    await check('latest episode counter advances', async () => {
+      await waitFor('a latest id', async () => Number.isFinite(await num('latest-id')))
+      const first = await num('latest-id')
+      await waitFor('a newer episode', async () => (await num('latest-id')) > first)
+    })
+
+    await check('pause stops playback', async () => {
+      const button = page.getByTestId('play-pause')
+      if ((await button.getAttribute('aria-pressed')) === 'true') await button.click()
+      await button.click()
+      await waitFor('paused state', async () => (await button.getAttribute('aria-pressed')) === 'true')
+      const episode = await text('episode-id')
+      const cursor = await num('cursor')
+      await page.waitForTimeout(1500)
+      if ((await text('episode-id')) !== episode || (await num('cursor')) !== cursor) throw new Error('playback moved while paused')
+    })
+
+    await check('step advances by one step', async () => {
+      // At the very end a step moves to the next episode; seek back one step first.
+      const length = await num('length')
+      if ((await num('cursor')) >= length) await page.getByTestId('seek').fill(String(Math.max(0, length - 1)))
+      const before = await num('cursor')
+      await page.getByTestId('step').click()
+      await waitFor('cursor + 1', async () => (await num('cursor')) === before + 1)
+      await page.keyboard.press('ArrowRight')
+      if (before + 2 <= length) await waitFor('cursor + 2 (keyboard)', async () => (await num('cursor')) === before + 2)
+      await shot('paused-step')
+    })
+
+    await check('speed change plays faster and the episode shown advances', async () => {
+      await page.getByTestId('speed').selectOption('50')
+      if ((await page.getByTestId('speed').inputValue()) !== '50') throw new Error('speed not set')
+      const episode = await num('episode-id')
+      await page.getByTestId('play-pause').click()
+      await waitFor('the next episode at 50x', async () => (await num('episode-id')) > episode)
+    })
+
+    const frames = await page.evaluate(
+      () =>
+        new Promise((done) => {
+          const times = []
+          let last = performance.now()
+          const end = last + 4000
+          const frame = (t) => {
+            times.push(t - last)
+            last = t
+            if (t < end) requestAnimationFrame(frame)
+            else done(times)
+          }
+          requestAnimationFrame(frame)
+        }),
+    )
+    const sorted = [...frames].sort((a, b) => a - b)
+    const perf = { frames: frames.length, p50_ms: sorted[Math.floor(sorted.length / 2)], p99_ms: sorted[Math.floor(sorted.length * 0.99)], max_ms: sorted[sorted.length - 1] }
+    log(`info frame times at 50x over 4 s: ${JSON.stringify(perf)}`)
+
+    await check('jump to live shows the newest episode', async () => {
+      await page.getByTestId('speed').selectOption('1')
+      const latest = await num('latest-id')
+      await page.getByTestId('jump-live').click()
+      await waitFor('an episode at least as new as the latest', async () => (await num('episode-id')) >= latest)
+    })
+
+    await check('a replay loads', async () => {
+      await page.locator('[data-testid=recordings] summary').click()
+      await waitFor('recordings listed', async () => {
+        if ((await page.getByTestId('recording-row').count()) > 0) return true
+        await page.getByTestId('list-recordings').click()
+        await page.waitForTimeout(1000)
+        return false
+      })
+      const row = page.getByTestId('recording-row').first()
+      const id = Number(await row.getAttribute('data-episode'))
+      await row.getByTestId('load-replay').click()
+      await waitFor('REPLAY badge', async () => (await text('mode-badge')) === 'REPLAY' && (await num('episode-id')) === id)
+      await shot('replay')
+      await page.getByTestId('jump-live').click()
+      await waitFor('back to LIVE TRAINING', async () => (await text('mode-badge')) === 'LIVE TRAINING')
+    })
+
+    await check('no errors in the page', async () => {
+      if (pageErrors.length > 0) throw new Error(pageErrors.join('\n'))
+    })
+    results.push({ name: 'frame times at 50x (reported)', ok: true, perf })
+  } finally {
+    await context.close()
+    rmSync(profile, { recursive: true, force: true })
+  }
+  writeFileSync(join(screenshots, 'e2e-results.json'), JSON.stringify(results, null, 2))
+  const failed = results.filter((r) => !r.ok)
+  log(`${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${screenshots}`)
+  return failed.length === 0
+}
+
+/**
+ * Opens the viewer once and takes a screenshot `<name>.png` after checking the mode badge
+ * (and, for temporal packs, the time-of-day bar). For documenting each mode.
+ */
+export async function screenshotMode({ url, name, badge, temporal = false, screenshots = resolve(here, '..', '..', 'test-output', 'screenshots') }) {
+  mkdirSync(screenshots, { recursive: true })
+  const profile = mkdtempSync(join(tmpdir(), 'townlet-e2e-'))
+  const context = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } })
+  try {
+    const page = context.pages()[0] ?? (await context.newPage())
+    await page.goto(url, { waitUntil: 'domcontentloaded' })
+    await page.getByTestId('agent').waitFor({ timeout: DEADLINE })
+    await page.locator(`[data-testid=mode-badge]:text-is("${badge}")`).waitFor({ timeout: DEADLINE })
+    if (temporal) {
+      await page.getByTestId('time-of-day').waitFor({ timeout: DEADLINE })
+      // Play at 1x until the agent is mid-interaction, then pause so the ring shows.
+      await page.getByTestId('progress-ring').waitFor({ timeout: DEADLINE })
+      await page.keyboard.press('Space')
+    }
+    await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true })
+  } finally {
+    await context.close()
+    rmSync(profile, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const ok = await runE2E({ url: process.env.TOWNLET_URL, screenshots: process.env.TOWNLET_SCREENSHOTS || undefined })
+  process.exit(ok ? 0 : 1)
+}

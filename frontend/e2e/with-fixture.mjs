@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Runs the browser checks against the fixture server on an ephemeral port (for
+// developing the frontend without the Rust server). Needs `npm run build` first.
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { startFixtureServer } from './fixture-server.mjs'
+import { runE2E, screenshotMode } from './run.mjs'
+
+if (!existsSync(fileURLToPath(new URL('../dist/index.html', import.meta.url)))) {
+  console.error('dist/ is missing: run `npm run build` first')
+  process.exit(2)
+}
+const server = await startFixtureServer({ port: 0 })
+const screenshots = process.env.TOWNLET_SCREENSHOTS || undefined
+let ok = false
+try {
+  ok = await runE2E({ url: server.url, screenshots })
+} finally {
+  await server.close()
+}
+// The other modes, for the docs: checkpoint, and a temporal pack (clock, progress ring).
+for (const [name, opts, badge] of [
+  ['checkpoint', { mode: 'checkpoint' }, 'CHECKPOINT'],
+  ['temporal', { temporal: true }, 'LIVE TRAINING'],
+]) {
+  const other = await startFixtureServer({ port: 0, ...opts })
+  try {
+    await screenshotMode({ url: other.url, name, badge, temporal: opts.temporal === true, screenshots })
+    console.log(`ok   ${name} mode screenshot`)
+  } catch (e) {
+    ok = false
+    console.log(`FAIL ${name} mode screenshot: ${e?.message ?? e}`)
+  } finally {
+    await other.close()
+  }
+}
+process.exit(ok ? 0 : 1)
