@@ -30,6 +30,8 @@ const MOVE_SATIATION_COST: f32 = 0.004;
 /// `progress/10` uses this constant, not `required_ticks` (§10).
 const PROGRESS_SCALE: f32 = 10.0;
 const HOURS_PER_DAY: u32 = 24;
+/// Guards the window size against absurd configs (a 1025×1025 window at most).
+pub(crate) const MAX_VISION_RANGE: u32 = 512;
 /// Sentinel in the cell → affordance table.
 const NO_AFFORDANCE: u16 = u16::MAX;
 
@@ -227,6 +229,9 @@ impl Rules {
 
         let env_cfg = &pack.environment;
         let partial = env_cfg.partial_observability;
+        if partial && env_cfg.vision_range > MAX_VISION_RANGE {
+            return Err(EnvError::VisionTooLarge(env_cfg.vision_range));
+        }
         let vision = env_cfg.vision_range as i32;
         let n_meters = pack.meters.len();
         let vocab = pack.affordances.len();
@@ -1183,4 +1188,40 @@ fn write_mask(r: &Rules, cell_aff: &[u16], pos: [i32; 2], m: &[f32], t: u32, out
     let here = cell_aff[r.cell(pos)];
     out[ACTION_INTERACT as usize] =
         here != NO_AFFORDANCE && (!r.temporal || r.affordances[here as usize].is_open(t));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_reason_serde_names() {
+        let names: Vec<String> = [
+            EndReason::Died,
+            EndReason::Retired,
+            EndReason::Truncated,
+            EndReason::Interrupted,
+        ]
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+        assert_eq!(
+            names,
+            [
+                r#""died""#,
+                r#""retired""#,
+                r#""truncated""#,
+                r#""interrupted""#
+            ]
+        );
+        let back: EndReason = serde_json::from_str(r#""retired""#).unwrap();
+        assert_eq!(back, EndReason::Retired);
+    }
+
+    #[test]
+    fn clamp01_bounds() {
+        assert_eq!(clamp01(-0.1), 0.0);
+        assert_eq!(clamp01(1.5), 1.0);
+        assert_eq!(clamp01(0.25), 0.25);
+    }
 }

@@ -12,6 +12,8 @@ pub enum EnvError {
         "{deployed} affordances need {deployed} cells plus one free cell, but the grid has {cells}"
     )]
     TooManyAffordances { deployed: usize, cells: usize },
+    #[error("vision_range {0} is too large (at most {max})", max = crate::env::MAX_VISION_RANGE)]
+    VisionTooLarge(u32),
     #[error("the pack has no meter named '{0}', which the env needs")]
     MissingMeter(&'static str),
     #[error("custom action '{action}' teleports to {pos:?}, which is off the {size}x{size} grid")]
