@@ -445,6 +445,13 @@ impl Env {
         Ok(env)
     }
 
+    /// Loads the pack folder with `townlet_config::load_pack` and builds the env on it.
+    /// A pack that does not load gives `EnvError::Config` with every validation error.
+    pub fn load(pack_dir: &std::path::Path, num_agents: usize, seed: u64) -> Result<Env, EnvError> {
+        let pack = townlet_config::load_pack(pack_dir)?;
+        Env::new(&pack, num_agents, seed)
+    }
+
     /// Reshuffles the affordance layout (§6): x-major cell list, Fisher–Yates from the
     /// end with `j = rng.random_range(0..=i)` on `u32`, first `k` cells to the deployed
     /// affordances in vocabulary order. Agents keep their positions.

@@ -4,6 +4,9 @@ use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum EnvError {
+    /// The pack folder did not load (`Env::load`); every validation error is listed.
+    #[error("{0}")]
+    Config(#[from] townlet_config::ConfigErrors),
     #[error("num_agents must be at least 1")]
     NoAgents,
     #[error("the grid must be square with a side of at least 1, got {width}x{height}")]

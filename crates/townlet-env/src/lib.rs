@@ -4,6 +4,21 @@
 //! Determinism: every random draw comes from one `rand_chacha::ChaCha8Rng` per env,
 //! seeded with `seed_from_u64(seed)`. The layout shuffle uses `random_range(0..=i)` on
 //! `u32` and the spawns `random_range(0..size)` on `u32` (rand 0.10.4, `RngExt`).
+//!
+//! ```
+//! use std::path::Path;
+//! use townlet_env::{ACTION_WAIT, Env};
+//!
+//! let mut env = Env::load(Path::new("../../configs/L1_full_observability"), 1, 7)?;
+//! let obs = env.reset();
+//! assert_eq!(obs.len(), env.obs_dim()); // 93
+//! let result = env.step(&[ACTION_WAIT], 1.0)?;
+//! assert!(!result.dones[0]);
+//! let slices = env.observation_layout();
+//! let meters = &env.observation(0)[slices.meters.clone()];
+//! assert_eq!(meters, env.meters(0));
+//! # Ok::<(), townlet_env::EnvError>(())
+//! ```
 
 mod env;
 mod error;

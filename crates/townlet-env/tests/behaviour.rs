@@ -445,3 +445,17 @@ fn moving_custom_action_keeps_progress() {
         "quirk 9: the snapshot is taken after stage 1"
     );
 }
+
+#[test]
+fn load_from_a_pack_folder() {
+    let env = Env::load(&configs_root().join(L3), 2, 1).unwrap();
+    assert_eq!((env.num_agents(), env.obs_dim()), (2, 54));
+    let missing = configs_root().join("no_such_pack");
+    match Env::load(&missing, 1, 0) {
+        Err(EnvError::Config(errors)) => {
+            assert!(!errors.is_empty());
+            assert!(errors.to_string().contains("no_such_pack"), "{errors}");
+        }
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
