@@ -171,6 +171,13 @@ impl Speed {
         }
     }
 
+    /// Time between two steps at this speed; `None` for instant (no pacing). Only
+    /// meaningful for a validated speed.
+    pub fn step_interval(self) -> Option<std::time::Duration> {
+        let sps = self.steps_per_second()?;
+        (sps.is_finite() && sps > 0.0).then(|| std::time::Duration::from_secs_f64(1.0 / sps))
+    }
+
     pub fn validate(self) -> Result<(), ProtocolError> {
         match self {
             Speed::Instant => Ok(()),

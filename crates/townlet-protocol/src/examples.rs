@@ -338,29 +338,12 @@ pub fn episode(episode_id: u64, max_steps: u32, temporal: bool) -> Episode {
 
 /// The `episode_summary` of an episode.
 pub fn summary_of(episode: &Episode) -> EpisodeSummary {
-    EpisodeSummary {
-        episode_id: episode.episode_id,
-        source: episode.source,
-        checkpoint_episode: episode.checkpoint_episode,
-        metadata: episode.metadata.clone(),
-        finished_at: episode.finished_at,
-        sent_at: episode.sent_at,
-    }
+    episode.summary(episode.sent_at)
 }
 
 /// A chart history point of an episode.
 pub fn history_point(episode: &Episode) -> HistoryPoint {
-    let m = &episode.metadata;
-    HistoryPoint {
-        episode_id: episode.episode_id,
-        survival_steps: m.survival_steps,
-        total_reward: m.total_reward,
-        extrinsic_reward: m.extrinsic_reward,
-        epsilon: m.epsilon,
-        intrinsic_weight: m.intrinsic_weight,
-        curriculum_stage: m.curriculum_stage,
-        end_reason: m.end_reason,
-    }
+    episode.metadata.history_point(episode.episode_id)
 }
 
 /// A `stats` message; with `history_len > 0` it carries that many history points
@@ -414,7 +397,10 @@ pub fn stats(episodes_trained: u64, history_len: u64) -> Stats {
 /// One example of every server message type, in [`ServerMessage::TYPES`] order.
 pub fn server_examples() -> Vec<(&'static str, ServerMessage)> {
     let ep = episode(1234, 3, false);
-    let first = ep.steps.row(0).unwrap_or_else(unreachable_row);
+    let first = ep
+        .step_message(0)
+        .map(|m| m.row)
+        .unwrap_or_else(unreachable_row);
     let mut checkpoint_ep = episode(17, 2, false);
     checkpoint_ep.source = Source::Checkpoint;
     checkpoint_ep.checkpoint_episode = Some(5000);

@@ -412,6 +412,71 @@ pub struct Episode {
     pub sent_at: u64,
 }
 
+impl Episode {
+    /// The `episode_summary` of this episode, stamped `sent_at`.
+    pub fn summary(&self, sent_at: u64) -> EpisodeSummary {
+        EpisodeSummary {
+            episode_id: self.episode_id,
+            source: self.source,
+            checkpoint_episode: self.checkpoint_episode,
+            metadata: self.metadata.clone(),
+            finished_at: self.finished_at,
+            sent_at,
+        }
+    }
+
+    /// The `episode_start` for server-paced delivery of this episode.
+    pub fn start_message(&self, sent_at: u64) -> EpisodeStart {
+        EpisodeStart {
+            episode_id: self.episode_id,
+            source: self.source,
+            checkpoint_episode: self.checkpoint_episode,
+            agent_id: self.agent_id,
+            layout: self.layout.clone(),
+            start: self.start.clone(),
+            total_steps: u32::try_from(self.steps.len()).unwrap_or(u32::MAX),
+            finished_at: self.finished_at,
+            sent_at,
+        }
+    }
+
+    /// The `step` message for step index `index`; `None` past the end.
+    pub fn step_message(&self, index: u32) -> Option<StepMessage> {
+        let row = self.steps.row(usize::try_from(index).ok()?)?;
+        Some(StepMessage {
+            episode_id: self.episode_id,
+            index,
+            row,
+        })
+    }
+
+    /// The `episode_end` for server-paced delivery of this episode.
+    pub fn end_message(&self, sent_at: u64) -> EpisodeEnd {
+        EpisodeEnd {
+            episode_id: self.episode_id,
+            source: self.source,
+            metadata: self.metadata.clone(),
+            sent_at,
+        }
+    }
+}
+
+impl EpisodeMetadata {
+    /// This episode as one point of the `stats` history.
+    pub fn history_point(&self, episode_id: u64) -> HistoryPoint {
+        HistoryPoint {
+            episode_id,
+            survival_steps: self.survival_steps,
+            total_reward: self.total_reward,
+            extrinsic_reward: self.extrinsic_reward,
+            epsilon: self.epsilon,
+            intrinsic_weight: self.intrinsic_weight,
+            curriculum_stage: self.curriculum_stage,
+            end_reason: self.end_reason,
+        }
+    }
+}
+
 /// Server-paced delivery (`delivery: "steps"`): an episode begins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeStart {

@@ -420,3 +420,35 @@ fn stats_history_is_oldest_first_and_bounded() {
     assert_eq!(history[0].episode_id, 500);
     assert_eq!(history.last().unwrap().episode_id, 1499);
 }
+
+#[test]
+fn server_paced_helpers_follow_the_episode() {
+    let ep = episode(77, 6, true);
+    let n = ep.steps.len() as u32;
+    let start = ep.start_message(5);
+    assert_eq!(start.total_steps, n);
+    assert_eq!(start.layout, ep.layout);
+    let last = ep.step_message(n - 1).unwrap();
+    assert_eq!(last.row.step, n);
+    assert_eq!(last.index, n - 1);
+    assert!(ep.step_message(n).is_none());
+    assert_eq!(ep.end_message(9).metadata, ep.metadata);
+    assert_eq!(ep.summary(3).sent_at, 3);
+    let point = ep.metadata.history_point(ep.episode_id);
+    assert_eq!(point.survival_steps, ep.metadata.survival_steps);
+}
+
+#[test]
+fn speed_step_interval() {
+    use std::time::Duration;
+    assert_eq!(
+        Speed::Factor(1.0).step_interval(),
+        Some(Duration::from_millis(200))
+    );
+    assert_eq!(
+        Speed::Factor(50.0).step_interval(),
+        Some(Duration::from_millis(4))
+    );
+    assert_eq!(Speed::Instant.step_interval(), None);
+    assert_eq!(Speed::Factor(0.0).step_interval(), None);
+}
