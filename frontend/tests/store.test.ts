@@ -123,3 +123,16 @@ describe('viewer store', () => {
     expect(sent.at(-1)).toEqual({ type: 'set_filter', filter: { kind: 'every_nth', n: 5 } })
   })
 })
+
+describe('viewer store: get_episode', () => {
+  beforeEach(() => setActivePinia(createPinia()))
+
+  it('asks for one episode and shows it at once', () => {
+    const { store, sent } = setup()
+    store.handle(episodeWithId(0, 100))
+    store.getEpisode(42)
+    expect(sent.at(-1)).toEqual({ type: 'get_episode', id: 42 })
+    store.handle(episodeWithId(1, 42))
+    expect(store.episode?.episode_id).toBe(42)
+  })
+})

@@ -289,6 +289,12 @@ export const useViewer = defineStore('viewer', () => {
   function listRecordings(filters: RecordingFilters): void {
     send({ type: 'list_recordings', filters })
   }
+  /** Watch one episode by id (from the server's ring, else the recordings). */
+  function getEpisode(id: number): void {
+    explicitPending.value = true
+    playback.playing = true
+    send({ type: 'get_episode', id })
+  }
   function loadReplay(id: number): void {
     explicitPending.value = true
     playback.playing = true
@@ -339,6 +345,7 @@ export const useViewer = defineStore('viewer', () => {
     setGreedy,
     listRecordings,
     loadReplay,
+    getEpisode,
     tick,
   }
 })
