@@ -123,7 +123,9 @@ pub fn decode_header(
     }
     let flags = u16::from_le_bytes([bytes[7], bytes[8]]);
     if flags & !KNOWN_FLAGS != 0 {
-        return Err(CodecError::Corrupt(format!("unknown header flags {flags:#06x}")));
+        return Err(CodecError::Corrupt(format!(
+            "unknown header flags {flags:#06x}"
+        )));
     }
     let mut len = [0u8; 8];
     len.copy_from_slice(&bytes[9..17]);
@@ -195,7 +197,10 @@ pub fn decode<T: DeserializeOwned>(
 
 /// `<path>.tmp` next to `path` (the name the atomic writer uses).
 pub fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".tmp");
     path.with_file_name(name)
 }
@@ -358,7 +363,14 @@ mod tests {
         let bytes = encode(MAGIC, 7, &sample(), true).unwrap();
         let err = decode::<Sample>(MAGIC, 1..=2, &bytes).unwrap_err();
         assert!(
-            matches!(err, CodecError::UnsupportedVersion { found: 7, min: 1, max: 2 }),
+            matches!(
+                err,
+                CodecError::UnsupportedVersion {
+                    found: 7,
+                    min: 1,
+                    max: 2
+                }
+            ),
             "{err}"
         );
     }
@@ -368,7 +380,10 @@ mod tests {
         let bytes = encode(MAGIC, 1, &sample(), true).unwrap();
         for cut in [0, 3, 5, 10, HEADER_LEN, HEADER_LEN + 1, bytes.len() - 1] {
             let err = decode::<Sample>(MAGIC, 1..=1, &bytes[..cut]).unwrap_err();
-            assert!(matches!(err, CodecError::Truncated { .. }), "cut {cut}: {err}");
+            assert!(
+                matches!(err, CodecError::Truncated { .. }),
+                "cut {cut}: {err}"
+            );
         }
     }
 

@@ -85,8 +85,9 @@ impl Criteria {
             s.after_remaining = c.stage_transitions.after;
         }
 
-        let periodic =
-            c.periodic.enabled && c.periodic.interval > 0 && episode_id % c.periodic.interval == 0;
+        let periodic = c.periodic.enabled
+            && c.periodic.interval > 0
+            && episode_id.is_multiple_of(c.periodic.interval);
         let after = c.stage_transitions.enabled && s.after_remaining > 0;
         let perf = if c.performance.enabled {
             rank(
@@ -299,7 +300,10 @@ mod tests {
         b.restore(serde_json::from_str(&json).unwrap());
         for e in 30..60 {
             let stage = if e < 45 { 2 } else { 3 };
-            assert_eq!(a.evaluate(e, stage, (e % 7) as f32), b.evaluate(e, stage, (e % 7) as f32));
+            assert_eq!(
+                a.evaluate(e, stage, (e % 7) as f32),
+                b.evaluate(e, stage, (e % 7) as f32)
+            );
         }
         assert_eq!(a.state(), b.state());
     }

@@ -37,7 +37,12 @@ pub fn encode_recording(
     compress: bool,
 ) -> Result<Vec<u8>, RecordingError> {
     let rec = RecordedEpisodeRef { reason, episode };
-    Ok(townlet_codec::encode(RECORDING_MAGIC, RECORDING_VERSION, &rec, compress)?)
+    Ok(townlet_codec::encode(
+        RECORDING_MAGIC,
+        RECORDING_VERSION,
+        &rec,
+        compress,
+    )?)
 }
 
 pub fn decode_recording(bytes: &[u8]) -> Result<RecordedEpisode, RecordingError> {

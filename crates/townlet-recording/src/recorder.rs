@@ -2,13 +2,12 @@
 //! thread, hands every finished episode to the live-stream callback, and sends disk and
 //! database work to one writer thread over a bounded channel.
 
-use crate::criteria::{CriteriaState, Criteria, REASON_STAGE_BEFORE};
+use crate::criteria::{Criteria, CriteriaState, REASON_STAGE_BEFORE};
 use crate::db;
 use crate::error::RecordingError;
 use crate::file::{recording_file_name, write_recording};
 use crate::types::{
-    AffordancePosition, EpisodeMetadata, LiveEpisode, RecordedStep, StartState,
-    StepColumns,
+    AffordancePosition, EpisodeMetadata, LiveEpisode, RecordedStep, StartState, StepColumns,
 };
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -162,6 +161,7 @@ pub struct EpisodeRecorder {
     output_dir: PathBuf,
     agent_id: u32,
     callback: Option<LiveStreamCallback>,
+    has_db: bool,
     callback_failure_logged: bool,
     backpressure_logged: bool,
     tx: Option<SyncSender<WriterMsg>>,
@@ -208,7 +208,11 @@ impl EpisodeRecorder {
         }
         // Open in the caller's thread so a bad path fails here, not silently in the writer.
         let conn = database.as_deref().map(db::open_write).transpose()?;
-        let run_dir = database.as_deref().and_then(Path::parent).map(Path::to_path_buf);
+        let conn_present = conn.is_some();
+        let run_dir = database
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf);
         let shared = Arc::new(Shared::default());
         let (tx, rx) = mpsc::sync_channel(config.max_queue_size);
         let writer = Writer {
@@ -231,6 +235,7 @@ impl EpisodeRecorder {
             output_dir,
             agent_id: 0,
             callback: live_stream_callback,
+            has_db: conn_present,
             callback_failure_logged: false,
             backpressure_logged: false,
             tx: Some(tx),
@@ -311,10 +316,12 @@ impl EpisodeRecorder {
 
         self.stream(&episode);
 
-        self.send(WriterMsg::Episode {
-            episode: Arc::clone(&episode),
-            transitions: metrics.transitions(),
-        })?;
+        if self.has_db {
+            self.send(WriterMsg::Episode {
+                episode: Arc::clone(&episode),
+                transitions: metrics.transitions(),
+            })?;
+        }
 
         if self.enabled {
             let decision = self.criteria.evaluate(
@@ -377,7 +384,11 @@ impl EpisodeRecorder {
         }
     }
 
-    fn record(&mut self, episode: Arc<LiveEpisode>, reason: &'static str) -> Result<(), RecordingError> {
+    fn record(
+        &mut self,
+        episode: Arc<LiveEpisode>,
+        reason: &'static str,
+    ) -> Result<(), RecordingError> {
         inc(&self.shared.episodes_recorded);
         self.send(WriterMsg::Record { episode, reason })
     }
@@ -403,7 +414,10 @@ impl EpisodeRecorder {
                         "recording writer queue full: training waited (D10; further waits are counted)"
                     );
                 } else {
-                    tracing::debug!(waited_ms = waited.as_secs_f64() * 1e3, "recording writer queue full");
+                    tracing::debug!(
+                        waited_ms = waited.as_secs_f64() * 1e3,
+                        "recording writer queue full"
+                    );
                 }
                 r
             }
@@ -518,7 +532,9 @@ impl Writer {
     }
 
     fn episode_row(&mut self, ep: &LiveEpisode, transitions: &BTreeMap<(String, String), u32>) {
-        let Some(conn) = self.conn.as_mut() else { return };
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
         match db::write_episode(conn, ep, transitions) {
             Ok(()) => inc(&self.shared.db_episodes_written),
             Err(e) => self.fail(format_args!("episode {} row: {e}", ep.episode_id)),
@@ -538,8 +554,12 @@ impl Writer {
             }
         };
         inc(&self.shared.episodes_written);
-        self.shared.bytes_written.fetch_add(bytes, Ordering::Relaxed);
-        let Some(conn) = self.conn.as_mut() else { return };
+        self.shared
+            .bytes_written
+            .fetch_add(bytes, Ordering::Relaxed);
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
         let rel = match &self.run_dir {
             Some(dir) => path.strip_prefix(dir).unwrap_or(&path),
             None => &path,

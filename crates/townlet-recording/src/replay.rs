@@ -55,7 +55,12 @@ impl ReplayManager {
         }
         self.loaded = Some((row, rec));
         self.position = 0;
-        Ok(&self.loaded.as_ref().map(|(_, r)| r).expect("just loaded").episode)
+        Ok(&self
+            .loaded
+            .as_ref()
+            .map(|(_, r)| r)
+            .expect("just loaded")
+            .episode)
     }
 
     pub fn episode(&self) -> Option<&LiveEpisode> {

@@ -54,7 +54,7 @@ impl EndReason {
 
 impl fmt::Display for EndReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -458,11 +458,7 @@ impl LiveEpisode {
             .keys()
             .map(|k| k.capacity() + std::mem::size_of::<String>() + 4 + 32)
             .sum::<usize>()
-            + self
-                .layout
-                .iter()
-                .map(|p| p.name.capacity())
-                .sum::<usize>();
+            + self.layout.iter().map(|p| p.name.capacity()).sum::<usize>();
         std::mem::size_of::<Self>()
             + self.layout.capacity() * std::mem::size_of::<AffordancePosition>()
             + strings

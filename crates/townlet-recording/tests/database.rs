@@ -10,10 +10,16 @@ use townlet_recording::*;
 fn rows_equal_streamed_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("metrics.db");
-    let mut rec =
-        EpisodeRecorder::new(&enabled_config(), dir.path().join("recordings"), Some(db_path.clone()), None)
-            .unwrap();
-    let eps: Vec<_> = (0..4).map(|e| run_episode(&mut rec, e, 2, e as f32 * 0.3, 25)).collect();
+    let mut rec = EpisodeRecorder::new(
+        &enabled_config(),
+        dir.path().join("recordings"),
+        Some(db_path.clone()),
+        None,
+    )
+    .unwrap();
+    let eps: Vec<_> = (0..4)
+        .map(|e| run_episode(&mut rec, e, 2, e as f32 * 0.3, 25))
+        .collect();
     rec.shutdown().unwrap();
     let db = Database::open_read(&db_path).unwrap();
     for ep in &eps {
@@ -24,8 +30,14 @@ fn rows_equal_streamed_metadata() {
     }
     assert!(db.episode_row(99).unwrap().is_none());
     let t = db.affordance_transitions(0).unwrap();
-    let got: Vec<(&str, &str, u32)> = t.iter().map(|t| (t.from.as_str(), t.to.as_str(), t.count)).collect();
-    assert_eq!(got, vec![("Bed", "Bed", 1), ("Bed", "Job", 1), ("Job", "Bed", 1)]);
+    let got: Vec<(&str, &str, u32)> = t
+        .iter()
+        .map(|t| (t.from.as_str(), t.to.as_str(), t.count))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("Bed", "Bed", 1), ("Bed", "Job", 1), ("Job", "Bed", 1)]
+    );
     // list_episodes pages by id; latest_episodes gives the newest, ascending.
     let ids = |rows: Vec<EpisodeRow>| rows.iter().map(|r| r.episode_id).collect::<Vec<_>>();
     assert_eq!(ids(db.list_episodes(2, None).unwrap()), vec![0, 1]);
@@ -52,7 +64,8 @@ fn rerun_episode_ids_replace_never_duplicate() {
         run_episode(&mut rec, e, 2, 7.0, 12);
     }
     rec.set_run_state("status", "finished").unwrap();
-    rec.set_run_state("last_checkpoint", "checkpoints/ep_000004.twckp").unwrap();
+    rec.set_run_state("last_checkpoint", "checkpoints/ep_000004.twckp")
+        .unwrap();
     rec.shutdown().unwrap();
 
     let db = Database::open_read(&db_path).unwrap();
@@ -60,7 +73,14 @@ fn rerun_episode_ids_replace_never_duplicate() {
     let row = db.episode_row(4).unwrap().unwrap();
     assert_eq!(row.metadata.extrinsic_reward, 7.0);
     assert_eq!(row.metadata.curriculum_stage, 2);
-    assert_eq!(db.episode_row(2).unwrap().unwrap().metadata.extrinsic_reward, 1.0);
+    assert_eq!(
+        db.episode_row(2)
+            .unwrap()
+            .unwrap()
+            .metadata
+            .extrinsic_reward,
+        1.0
+    );
     // Transitions replaced (same counts, not doubled).
     let t = db.affordance_transitions(4).unwrap();
     assert_eq!(t.iter().map(|t| t.count).sum::<u32>(), 3);
@@ -68,7 +88,13 @@ fn rerun_episode_ids_replace_never_duplicate() {
     assert_eq!(recs.len(), 5);
     let r4 = db.recording_row(4).unwrap().unwrap();
     assert_eq!(r4.num_steps, 12);
-    assert_eq!(read_recording(&out.join(recording_file_name(4))).unwrap().episode.len(), 12);
+    assert_eq!(
+        read_recording(&out.join(recording_file_name(4)))
+            .unwrap()
+            .episode
+            .len(),
+        12
+    );
     let state = db.run_state().unwrap();
     assert_eq!(state["status"], "finished");
     assert_eq!(state["last_checkpoint"], "checkpoints/ep_000004.twckp");
@@ -93,20 +119,53 @@ fn list_recordings_filters() {
     rec.shutdown().unwrap();
     let db = Database::open_read(&db_path).unwrap();
     let ids = |f: RecordingFilter| {
-        db.list_recordings(&f).unwrap().iter().map(|r| r.episode_id).collect::<Vec<_>>()
+        db.list_recordings(&f)
+            .unwrap()
+            .iter()
+            .map(|r| r.episode_id)
+            .collect::<Vec<_>>()
     };
-    assert_eq!(ids(RecordingFilter::default()), (0..10).rev().collect::<Vec<_>>());
-    assert_eq!(ids(RecordingFilter { stage: Some(2), ..Default::default() }), vec![9, 8, 7, 6, 5]);
     assert_eq!(
-        ids(RecordingFilter { min_reward: Some(3.0), max_reward: Some(6.5), ..Default::default() }),
+        ids(RecordingFilter::default()),
+        (0..10).rev().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        ids(RecordingFilter {
+            stage: Some(2),
+            ..Default::default()
+        }),
+        vec![9, 8, 7, 6, 5]
+    );
+    assert_eq!(
+        ids(RecordingFilter {
+            min_reward: Some(3.0),
+            max_reward: Some(6.5),
+            ..Default::default()
+        }),
         vec![6, 5, 4, 3]
     );
-    assert_eq!(ids(RecordingFilter { limit: Some(2), ..Default::default() }), vec![9, 8]);
     assert_eq!(
-        ids(RecordingFilter { reason: Some("periodic".into()), stage: Some(1), ..Default::default() }),
+        ids(RecordingFilter {
+            limit: Some(2),
+            ..Default::default()
+        }),
+        vec![9, 8]
+    );
+    assert_eq!(
+        ids(RecordingFilter {
+            reason: Some("periodic".into()),
+            stage: Some(1),
+            ..Default::default()
+        }),
         vec![4, 3, 2, 1, 0]
     );
-    assert!(ids(RecordingFilter { reason: Some("nope".into()), ..Default::default() }).is_empty());
+    assert!(
+        ids(RecordingFilter {
+            reason: Some("nope".into()),
+            ..Default::default()
+        })
+        .is_empty()
+    );
 }
 
 #[test]
@@ -141,8 +200,11 @@ fn concurrent_reads_while_the_writer_writes() {
                         let t = db.affordance_transitions(r.episode_id).unwrap();
                         assert_eq!(t.len(), 3, "episode {} transitions", r.episode_id);
                     }
-                    db.list_recordings(&RecordingFilter { limit: Some(5), ..Default::default() })
-                        .unwrap();
+                    db.list_recordings(&RecordingFilter {
+                        limit: Some(5),
+                        ..Default::default()
+                    })
+                    .unwrap();
                     reads += 1;
                 }
                 reads
@@ -173,7 +235,10 @@ fn open_read_missing_is_a_clear_error() {
     let err = Database::open_read(&dir.path().join("metrics.db")).unwrap_err();
     assert!(matches!(err, RecordingError::NotFound(_)));
     assert!(err.to_string().contains("metrics.db"), "{err}");
-    assert!(!dir.path().join("metrics.db").exists(), "open_read must not create");
+    assert!(
+        !dir.path().join("metrics.db").exists(),
+        "open_read must not create"
+    );
 }
 
 #[test]
@@ -194,7 +259,12 @@ fn replay_manager_steps_and_seeks() {
     let mut rm = ReplayManager::open(&db_path).unwrap();
     assert!(rm.current_step().is_none());
     assert!(matches!(rm.seek(0), Err(RecordingError::NotFound(_))));
-    assert_eq!(rm.list_recordings(&RecordingFilter::default()).unwrap().len(), 2);
+    assert_eq!(
+        rm.list_recordings(&RecordingFilter::default())
+            .unwrap()
+            .len(),
+        2
+    );
     assert!(matches!(rm.load(77), Err(RecordingError::NotFound(_))));
 
     let loaded = rm.load(5).unwrap();
@@ -202,14 +272,21 @@ fn replay_manager_steps_and_seeks() {
     assert_eq!(rm.reason(), Some("periodic"));
     assert_eq!(rm.len(), 40);
     assert_eq!(rm.position(), 0);
-    assert_eq!(rm.current_step().unwrap().step, 1, "index 0 holds step 1 (D12)");
+    assert_eq!(
+        rm.current_step().unwrap().step,
+        1,
+        "index 0 holds step 1 (D12)"
+    );
     assert_eq!(rm.next_step().unwrap().step, 2);
     assert_eq!(rm.seek(39).unwrap(), ep.step(39).unwrap());
     assert!(rm.at_end());
     assert!(rm.next_step().is_none());
     assert_eq!(rm.position(), 39);
     let err = rm.seek(40).unwrap_err();
-    assert!(matches!(err, RecordingError::SeekOutOfRange { index: 40, len: 40 }), "{err}");
+    assert!(
+        matches!(err, RecordingError::SeekOutOfRange { index: 40, len: 40 }),
+        "{err}"
+    );
     assert_eq!(rm.position(), 39, "a bad seek does not move");
     rm.reset();
     assert_eq!(rm.current_step().unwrap().step, 1);

@@ -26,7 +26,9 @@ fn callback_receives_exactly_the_recorded_steps() {
         for s in &input {
             rec.record_step(s).unwrap();
         }
-        let returned = rec.finish_episode(metadata(e, 1, 1.0, 40), metrics()).unwrap();
+        let returned = rec
+            .finish_episode(metadata(e, 1, 1.0, 40), metrics())
+            .unwrap();
         let streamed = got.lock().unwrap().last().cloned().unwrap();
         assert!(Arc::ptr_eq(&returned, &streamed));
         assert_eq!(streamed.episode_id, e);
@@ -48,7 +50,8 @@ fn callback_receives_exactly_the_recorded_steps() {
 fn no_callback_still_records() {
     let dir = tempfile::tempdir().unwrap();
     let (out, db) = run_paths(dir.path());
-    let mut rec = EpisodeRecorder::new(&every_episode_config(), out, Some(db.clone()), None).unwrap();
+    let mut rec =
+        EpisodeRecorder::new(&every_episode_config(), out, Some(db.clone()), None).unwrap();
     let ep = run_episode(&mut rec, 0, 1, 2.0, 30);
     assert_eq!(ep.len(), 30);
     let c = rec.shutdown().unwrap();
@@ -72,18 +75,29 @@ fn panicking_callback_does_not_stop_recording() {
             panic!("viewer exploded on episode {}", ep.episode_id);
         }
     });
-    let mut rec =
-        EpisodeRecorder::new(&every_episode_config(), out.clone(), Some(db.clone()), Some(cb))
-            .unwrap();
+    let mut rec = EpisodeRecorder::new(
+        &every_episode_config(),
+        out.clone(),
+        Some(db.clone()),
+        Some(cb),
+    )
+    .unwrap();
     for e in 0..6 {
         run_episode(&mut rec, e, 1, 0.0, 20);
     }
     let c = rec.shutdown().unwrap();
-    assert_eq!(*calls.lock().unwrap(), 6, "called for every episode, even after a panic");
+    assert_eq!(
+        *calls.lock().unwrap(),
+        6,
+        "called for every episode, even after a panic"
+    );
     assert_eq!(c.callback_failures, 3);
     assert_eq!(c.episodes_streamed, 3);
     assert_eq!(c.episodes_written, 6);
-    assert_eq!(Database::open_read(&db).unwrap().episode_count().unwrap(), 6);
+    assert_eq!(
+        Database::open_read(&db).unwrap().episode_count().unwrap(),
+        6
+    );
     for e in 0..6 {
         assert!(out.join(recording_file_name(e)).is_file());
     }
@@ -125,13 +139,17 @@ fn drop_without_shutdown_drains_too() {
     let dir = tempfile::tempdir().unwrap();
     let (out, db) = run_paths(dir.path());
     {
-        let mut rec = EpisodeRecorder::new(&every_episode_config(), out.clone(), Some(db.clone()), None)
-            .unwrap();
+        let mut rec =
+            EpisodeRecorder::new(&every_episode_config(), out.clone(), Some(db.clone()), None)
+                .unwrap();
         for e in 0..10 {
             run_episode(&mut rec, e, 1, 0.0, 10);
         }
     }
-    assert_eq!(Database::open_read(&db).unwrap().episode_count().unwrap(), 10);
+    assert_eq!(
+        Database::open_read(&db).unwrap().episode_count().unwrap(),
+        10
+    );
 }
 
 #[test]
@@ -150,7 +168,10 @@ fn stage_transitions_record_before_and_after_with_reasons() {
     let db = Database::open_read(&db).unwrap();
     let mut recs = db.list_recordings(&RecordingFilter::default()).unwrap();
     recs.sort_by_key(|r| r.episode_id);
-    let got: Vec<(u64, &str)> = recs.iter().map(|r| (r.episode_id, r.reason.as_str())).collect();
+    let got: Vec<(u64, &str)> = recs
+        .iter()
+        .map(|r| (r.episode_id, r.reason.as_str()))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -183,7 +204,10 @@ fn lookback_does_not_re_record_an_episode() {
     let db = Database::open_read(&db).unwrap();
     let mut recs = db.list_recordings(&RecordingFilter::default()).unwrap();
     recs.sort_by_key(|r| r.episode_id);
-    let got: Vec<(u64, &str)> = recs.iter().map(|r| (r.episode_id, r.reason.as_str())).collect();
+    let got: Vec<(u64, &str)> = recs
+        .iter()
+        .map(|r| (r.episode_id, r.reason.as_str()))
+        .collect();
     // 8 is periodic (already written), so the look-back adds only 6 and 7.
     assert_eq!(
         got,
@@ -221,7 +245,10 @@ fn performance_and_boundaries_through_the_recorder() {
     let db = Database::open_read(&db).unwrap();
     let mut recs = db.list_recordings(&RecordingFilter::default()).unwrap();
     recs.sort_by_key(|r| r.episode_id);
-    let got: Vec<(u64, &str)> = recs.iter().map(|r| (r.episode_id, r.reason.as_str())).collect();
+    let got: Vec<(u64, &str)> = recs
+        .iter()
+        .map(|r| (r.episode_id, r.reason.as_str()))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -279,14 +306,18 @@ fn file_round_trip_both_compressions() {
         rec.shutdown().unwrap();
         let path = out.join("episode_000123.twrec");
         let bytes = std::fs::read(&path).unwrap();
-        let header = townlet_codec::decode_header(RECORDING_MAGIC, 1..=RECORDING_VERSION, &bytes)
-            .unwrap();
+        let header =
+            townlet_codec::decode_header(RECORDING_MAGIC, 1..=RECORDING_VERSION, &bytes).unwrap();
         assert_eq!(header.compressed(), compression == Compression::Lz4);
         let back = read_recording(&path).unwrap();
         assert_eq!(back.reason, REASON_PERIODIC);
         assert_eq!(back.episode, *ep);
         assert_eq!(back.episode.recorded_steps(), steps(200, 123));
-        let row = Database::open_read(&db).unwrap().recording_row(123).unwrap().unwrap();
+        let row = Database::open_read(&db)
+            .unwrap()
+            .recording_row(123)
+            .unwrap()
+            .unwrap();
         assert_eq!(row.path, "recordings/episode_000123.twrec");
         assert_eq!(row.file_bytes, bytes.len() as u64);
         assert_eq!(row.compressed, compression == Compression::Lz4);
@@ -298,7 +329,8 @@ fn file_round_trip_both_compressions() {
 fn recorded_file() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let (out, db) = run_paths(dir.path());
-    let mut rec = EpisodeRecorder::new(&every_episode_config(), out.clone(), Some(db), None).unwrap();
+    let mut rec =
+        EpisodeRecorder::new(&every_episode_config(), out.clone(), Some(db), None).unwrap();
     run_episode(&mut rec, 7, 1, 0.0, 120);
     rec.shutdown().unwrap();
     let path = out.join(recording_file_name(7));
@@ -312,7 +344,10 @@ fn reader_rejects_bad_magic() {
     bytes[..5].copy_from_slice(b"TWCKP");
     std::fs::write(&path, &bytes).unwrap();
     let err = read_recording(&path).unwrap_err();
-    assert!(matches!(err, RecordingError::Codec(CodecError::BadMagic { .. })), "{err}");
+    assert!(
+        matches!(err, RecordingError::Codec(CodecError::BadMagic { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("magic"), "{err}");
 }
 
@@ -323,7 +358,10 @@ fn reader_rejects_unknown_version() {
     std::fs::write(&path, &bytes).unwrap();
     let err = read_recording(&path).unwrap_err();
     assert!(
-        matches!(err, RecordingError::Codec(CodecError::UnsupportedVersion { .. })),
+        matches!(
+            err,
+            RecordingError::Codec(CodecError::UnsupportedVersion { .. })
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("version"), "{err}");
@@ -351,7 +389,10 @@ fn reader_rejects_corruption() {
     bad[mid] ^= 0xFF;
     std::fs::write(&path, &bad).unwrap();
     let err = read_recording(&path).unwrap_err();
-    assert!(matches!(err, RecordingError::Codec(CodecError::Corrupt(_))), "{err}");
+    assert!(
+        matches!(err, RecordingError::Codec(CodecError::Corrupt(_))),
+        "{err}"
+    );
     assert!(err.to_string().contains("corrupt"), "{err}");
     // A missing file is an I/O error naming the path.
     let missing = path.with_file_name("episode_999999.twrec");
@@ -369,7 +410,11 @@ fn approx_bytes_within_d6_bound() {
     let per_step = bytes as f64 / 500.0;
     println!("500-step L1-shaped episode: {bytes} bytes in memory, {per_step:.1} bytes/step");
     assert!(per_step <= 120.0, "{per_step} bytes/step > 120 (D6)");
-    assert!(10 * bytes <= 1_000_000, "10-slot live queue {} bytes > 1 MB", 10 * bytes);
+    assert!(
+        10 * bytes <= 1_000_000,
+        "10-slot live queue {} bytes > 1 MB",
+        10 * bytes
+    );
     // approx_bytes must see the step data (not just the fixed part).
     assert!(bytes > 500 * (METERS * 4 + ACTIONS * 4));
     rec.shutdown().unwrap();
@@ -391,7 +436,11 @@ fn disabled_recording_still_writes_metrics_db() {
     assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
     let db = Database::open_read(&db).unwrap();
     assert_eq!(db.episode_count().unwrap(), 5);
-    assert!(db.list_recordings(&RecordingFilter::default()).unwrap().is_empty());
+    assert!(
+        db.list_recordings(&RecordingFilter::default())
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(db.run_state().unwrap()["status"], "running");
 }
 
@@ -399,8 +448,12 @@ fn disabled_recording_still_writes_metrics_db() {
 fn misuse_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let (out, db) = run_paths(dir.path());
-    let mut rec = EpisodeRecorder::new(&enabled_config(), out.clone(), Some(db.clone()), None).unwrap();
-    assert!(matches!(rec.record_step(step(0, 0, false)), Err(RecordingError::NoEpisode)));
+    let mut rec =
+        EpisodeRecorder::new(&enabled_config(), out.clone(), Some(db.clone()), None).unwrap();
+    assert!(matches!(
+        rec.record_step(step(0, 0, false)),
+        Err(RecordingError::NoEpisode)
+    ));
     assert!(matches!(
         rec.finish_episode(metadata(0, 1, 0.0, 0), EpisodeMetrics::default()),
         Err(RecordingError::NoEpisode)
@@ -408,11 +461,17 @@ fn misuse_is_an_error_not_a_panic() {
     rec.begin_episode(0, layout(), start());
     let mut bad = step(0, 0, false);
     bad.meters.pop();
-    assert!(matches!(rec.record_step(&bad), Err(RecordingError::StepShape(_))));
+    assert!(matches!(
+        rec.record_step(&bad),
+        Err(RecordingError::StepShape(_))
+    ));
     rec.record_step(step(0, 0, false)).unwrap();
     let mut bad = step(1, 0, false);
     bad.q_values = Some(vec![0.0; 3]);
-    assert!(matches!(rec.record_step(&bad), Err(RecordingError::StepShape(_))));
+    assert!(matches!(
+        rec.record_step(&bad),
+        Err(RecordingError::StepShape(_))
+    ));
     assert_eq!(rec.steps_in_episode(), 1);
     let mut cfg = enabled_config();
     cfg.max_queue_size = 0;
@@ -438,7 +497,9 @@ fn steps_without_optional_fields_round_trip() {
     for s in &input {
         rec.record_step(s).unwrap();
     }
-    let ep = rec.finish_episode(metadata(1, 1, 0.0, 30), metrics()).unwrap();
+    let ep = rec
+        .finish_episode(metadata(1, 1, 0.0, 30), metrics())
+        .unwrap();
     assert_eq!(ep.recorded_steps(), input);
     rec.shutdown().unwrap();
 }
@@ -451,5 +512,9 @@ fn affordance_transitions_counted_with_self_loops() {
     assert_eq!(t[&("Job".to_string(), "Bed".to_string())], 1);
     assert_eq!(t[&("Bed".to_string(), "Bed".to_string())], 1);
     assert_eq!(t.len(), 3);
-    assert!(EpisodeMetrics::from_interactions(["Bed"]).transitions().is_empty());
+    assert!(
+        EpisodeMetrics::from_interactions(["Bed"])
+            .transitions()
+            .is_empty()
+    );
 }

@@ -22,10 +22,22 @@ pub fn step(i: u32, seed: u64, done: bool) -> RecordedStep {
         done,
         q_values: Some((0..ACTIONS as u64).map(|k| f(k + 10) - 0.5).collect()),
         epsilon: Some(0.5),
-        action_mask: Some((0..ACTIONS).map(|a| (a + i as usize) % 3 != 0).collect()),
-        explored: i % 4 == 0,
-        time_of_day: if i % 2 == 0 { Some((i % 24) as u8) } else { None },
-        interaction_progress: if i % 5 == 0 { Some(0.25) } else { None },
+        action_mask: Some(
+            (0..ACTIONS)
+                .map(|a| !(a + i as usize).is_multiple_of(3))
+                .collect(),
+        ),
+        explored: i.is_multiple_of(4),
+        time_of_day: if i.is_multiple_of(2) {
+            Some((i % 24) as u8)
+        } else {
+            None
+        },
+        interaction_progress: if i.is_multiple_of(5) {
+            Some(0.25)
+        } else {
+            None
+        },
     }
 }
 
@@ -70,7 +82,11 @@ pub fn metadata(episode: u64, stage: u32, reward: f32, n: u32) -> EpisodeMetadat
         end_reason: EndReason::Died,
         timestamp: 1_700_000_000.0 + episode as f64,
         loss_mean: Some(0.125),
-        td_error_mean: if episode % 2 == 0 { Some(0.25) } else { None },
+        td_error_mean: if episode.is_multiple_of(2) {
+            Some(0.25)
+        } else {
+            None
+        },
         q_mean: Some(1.5),
         updates: n / 4,
     }
@@ -97,8 +113,10 @@ pub fn run_episode(
 }
 
 pub fn enabled_config() -> RecordingConfig {
-    let mut c = RecordingConfig::default();
-    c.enabled = true;
+    let mut c = RecordingConfig {
+        enabled: true,
+        ..RecordingConfig::default()
+    };
     c.criteria.periodic.enabled = false;
     c
 }

@@ -1,0 +1,158 @@
+//! Runs the `townlet-recordings` binary on a run folder made by the recorder.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Output};
+use townlet_recording::*;
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_townlet-recordings"))
+        .args(args)
+        .output()
+        .expect("run townlet-recordings")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn make_run(dir: &Path) {
+    let mut cfg = every_episode_config();
+    cfg.criteria.periodic.interval = 2;
+    let mut rec = EpisodeRecorder::new(
+        &cfg,
+        dir.join("recordings"),
+        Some(dir.join("metrics.db")),
+        None,
+    )
+    .unwrap();
+    for e in 0..6u64 {
+        rec.begin_episode(e, layout(), start());
+        for mut s in steps(12, e) {
+            if s.step == 3
+                && let Some(q) = s.q_values.as_mut()
+            {
+                q[0] = f32::NAN; // must come out as null, never NaN
+                q[1] = f32::INFINITY;
+            }
+            rec.record_step(s).unwrap();
+        }
+        rec.finish_episode(metadata(e, (e / 3 + 1) as u32, e as f32, 12), metrics())
+            .unwrap();
+    }
+    rec.shutdown().unwrap();
+}
+
+#[test]
+fn list_show_export_on_a_recorded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    make_run(dir.path());
+    let run = dir.path().to_str().unwrap();
+
+    let o = cli(&["list", "--run", run]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = text(&o.stdout);
+    assert!(s.contains("3 recording(s)"), "{s}");
+    assert!(s.contains("recordings/episode_000004.twrec"), "{s}");
+    assert!(s.contains("periodic"), "{s}");
+
+    let db = dir.path().join("metrics.db");
+    let o = cli(&[
+        "list",
+        "--db",
+        db.to_str().unwrap(),
+        "--stage",
+        "2",
+        "--min-reward",
+        "-1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = text(&o.stdout);
+    assert!(s.contains("1 recording(s)"), "{s}");
+    let o = cli(&["list", "--run", run, "--reason", "performance_top"]);
+    assert!(text(&o.stdout).contains("no recordings match"));
+
+    let o = cli(&["show", "2", "--run", run]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = text(&o.stdout);
+    assert!(s.contains("episode 2"), "{s}");
+    assert!(s.contains("recorded because : periodic"), "{s}");
+    assert!(s.contains("12 step(s)"), "{s}");
+    assert!(s.contains("Bed@(0,7)"), "{s}");
+
+    let o = cli(&["export", "4", "--json", "--run", run]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = text(&o.stdout);
+    assert!(
+        !s.contains("NaN") && !s.contains("inf"),
+        "non-finite leaked"
+    );
+    let v: serde_json::Value = serde_json::from_str(&s).expect("valid JSON");
+    assert_eq!(v["episode_id"], 4);
+    assert_eq!(v["reason"], "periodic");
+    assert_eq!(v["metadata"]["end_reason"], "died");
+    assert_eq!(v["metadata"]["curriculum_stage"], 2);
+    let steps_json = v["steps"].as_array().unwrap();
+    assert_eq!(steps_json.len(), 12);
+    assert_eq!(steps_json[0]["step"], 1);
+    assert!(steps_json[2]["q_values"][0].is_null());
+    assert!(steps_json[2]["q_values"][1].is_null());
+    // Values match the file, compared as f32 (D39).
+    let file = read_recording(&dir.path().join("recordings").join(recording_file_name(4))).unwrap();
+    for (j, s) in steps_json.iter().zip(file.episode.steps.iter()) {
+        for (a, b) in j["meters"].as_array().unwrap().iter().zip(&s.meters) {
+            assert_eq!(a.as_f64().unwrap() as f32, *b);
+        }
+        assert_eq!(j["action"].as_u64().unwrap() as u8, s.action);
+        assert_eq!(j["reward"].as_f64().unwrap() as f32, s.reward);
+    }
+
+    let out = dir.path().join("e4.json");
+    let o = cli(&[
+        "export",
+        "4",
+        "--json",
+        "--run",
+        run,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v2: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(v, v2);
+}
+
+#[test]
+fn errors_are_clear_and_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    make_run(dir.path());
+    let run = dir.path().to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["list", "--run", "/nonexistent/run"], "does not exist"),
+        (vec!["show", "3", "--run", run], "no recording of episode 3"),
+        (
+            vec!["export", "99", "--json", "--run", run],
+            "no recording of episode 99",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = cli(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let e = text(&o.stderr);
+        assert!(e.contains(needle), "{args:?}: {e}");
+        assert!(!e.contains("panicked"), "{args:?}: {e}");
+    }
+    // A damaged recording file: a clear error naming the problem.
+    let f = dir.path().join("recordings").join(recording_file_name(2));
+    let bytes = std::fs::read(&f).unwrap();
+    std::fs::write(&f, &bytes[..bytes.len() - 3]).unwrap();
+    let o = cli(&["show", "2", "--run", run]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = text(&o.stderr);
+    assert!(e.contains("truncated"), "{e}");
+    // Bad usage is clap's exit code 2.
+    assert_eq!(cli(&["export", "2", "--run", run]).status.code(), Some(2));
+    assert_eq!(cli(&["show", "abc"]).status.code(), Some(2));
+}
