@@ -6,7 +6,9 @@
 // frontend or in `run.mjs` depends on which one is running.
 //
 //   node e2e/fixture-server.mjs [--port 8766] [--host 127.0.0.1] [--mode live|checkpoint]
-//                               [--temporal] [--interval-ms 300] [--dist DIR]
+//                               [--temporal] [--long] [--interval-ms 300] [--dist DIR]
+//
+// --long streams 500-step L1 episodes (for measuring playback smoothness at 50×).
 
 import { createServer } from 'node:http'
 import { readFileSync, existsSync, statSync, createReadStream } from 'node:fs'
@@ -119,7 +121,7 @@ export async function startFixtureServer(opts = {}) {
   const dist = resolve(opts.dist ?? join(here, '..', 'dist'))
   const started = Date.now()
   const s = fixtures.stream
-  const templates = temporal ? s.temporal_episodes : s.episodes
+  const templates = opts.long ? [s.long_episode] : temporal ? s.temporal_episodes : s.episodes
   const hello = clone(temporal ? s.hello_temporal : s.hello_live)
   hello.mode = mode
   const source = mode === 'checkpoint' ? 'checkpoint' : 'training'
@@ -438,6 +440,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     host: arg('--host', '127.0.0.1'),
     mode: arg('--mode', 'live'),
     temporal: args.includes('--temporal'),
+    long: args.includes('--long'),
     intervalMs: Number(arg('--interval-ms', '300')),
     dist: arg('--dist', undefined),
   })

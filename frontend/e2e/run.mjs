@@ -31,6 +31,46 @@ function chromiumPath() {
   return found
 }
 
+/** Frame intervals (requestAnimationFrame) over `ms` of wall time: p50, p99, max. */
+export async function measureFrames(page, ms) {
+  const frames = await page.evaluate(
+    (ms) =>
+      new Promise((done) => {
+        const times = []
+        let last = performance.now()
+        const end = last + ms
+        const frame = (t) => {
+          times.push(t - last)
+          last = t
+          if (t < end) requestAnimationFrame(frame)
+          else done(times)
+        }
+        requestAnimationFrame(frame)
+      }),
+    ms,
+  )
+  const sorted = [...frames].sort((a, b) => a - b)
+  const at = (q) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] * 10) / 10
+  return { frames: frames.length, p50_ms: at(0.5), p99_ms: at(0.99), max_ms: at(1), over_50ms: frames.filter((f) => f > 50).length }
+}
+
+/** Plays at `speed` for `ms` and reports frame times (D28: reported, never asserted). */
+export async function measurePlayback({ url, speed = '50', ms = 8000 }) {
+  const profile = mkdtempSync(join(tmpdir(), 'townlet-e2e-'))
+  const context = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } })
+  try {
+    const page = context.pages()[0] ?? (await context.newPage())
+    await page.goto(url, { waitUntil: 'domcontentloaded' })
+    await page.getByTestId('agent').waitFor({ timeout: DEADLINE })
+    await page.getByTestId('speed').selectOption(speed)
+    const length = Number(await page.getByTestId('length').textContent())
+    return { speed, episode_steps: length, ...(await measureFrames(page, ms)) }
+  } finally {
+    await context.close()
+    rmSync(profile, { recursive: true, force: true })
+  }
+}
+
 export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'test-output', 'screenshots'), log = console.log } = {}) {
   if (!url) throw new Error('no server URL (set TOWNLET_URL)')
   mkdirSync(screenshots, { recursive: true })
@@ -139,23 +179,7 @@ export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'tes
       await waitFor('the next episode at 50x', async () => (await num('episode-id')) > episode)
     })
 
-    const frames = await page.evaluate(
-      () =>
-        new Promise((done) => {
-          const times = []
-          let last = performance.now()
-          const end = last + 4000
-          const frame = (t) => {
-            times.push(t - last)
-            last = t
-            if (t < end) requestAnimationFrame(frame)
-            else done(times)
-          }
-          requestAnimationFrame(frame)
-        }),
-    )
-    const sorted = [...frames].sort((a, b) => a - b)
-    const perf = { frames: frames.length, p50_ms: sorted[Math.floor(sorted.length / 2)], p99_ms: sorted[Math.floor(sorted.length * 0.99)], max_ms: sorted[sorted.length - 1] }
+    const perf = await measureFrames(page, 4000)
     log(`info frame times at 50x over 4 s: ${JSON.stringify(perf)}`)
 
     await check('jump to live shows the newest episode', async () => {

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { startFixtureServer } from './fixture-server.mjs'
-import { runE2E, screenshotMode } from './run.mjs'
+import { measurePlayback, runE2E, screenshotMode } from './run.mjs'
 
 if (!existsSync(fileURLToPath(new URL('../dist/index.html', import.meta.url)))) {
   console.error('dist/ is missing: run `npm run build` first')
@@ -33,5 +33,12 @@ for (const [name, opts, badge] of [
   } finally {
     await other.close()
   }
+}
+// Smoothness at 50× with 500-step L1 episodes: measured and reported, not asserted (D28).
+const long = await startFixtureServer({ port: 0, long: true, intervalMs: 2000 })
+try {
+  console.log(`info playback with 500-step episodes: ${JSON.stringify(await measurePlayback({ url: long.url, speed: '50' }))}`)
+} finally {
+  await long.close()
 }
 process.exit(ok ? 0 : 1)

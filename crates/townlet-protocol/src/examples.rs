@@ -588,7 +588,8 @@ pub fn client_examples() -> Vec<(&'static str, ClientMessage)> {
 /// The fixture file the frontend's unit tests and e2e fixture server replay: one wire
 /// example of every message (`server`, `client`, keyed by type) and a small stream
 /// (`stream`: two `hello`s, a `stats` with 200 history points, episodes of L1 and of a
-/// temporal pack, a `recordings` list). Compact JSON, deterministic.
+/// temporal pack, a long L1 episode, a replay, a `recordings` list). Compact JSON,
+/// deterministic.
 pub fn frontend_fixtures() -> String {
     use serde_json::{Map, Value};
     let wire = |m: &ServerMessage| -> Value {
@@ -634,6 +635,11 @@ pub fn frontend_fixtures() -> String {
         .map(|&(id, n)| wire(&ServerMessage::Episode(episode(id, n, true))))
         .collect();
     stream.insert("temporal_episodes".into(), Value::Array(temporal));
+    // A long L1 episode (up to 500 steps) for measuring playback smoothness at 50×.
+    stream.insert(
+        "long_episode".into(),
+        wire(&ServerMessage::Episode(episode(1190, 500, false))),
+    );
     let mut replay = episode(1100, 64, false);
     replay.source = Source::Replay;
     stream.insert(
