@@ -31,6 +31,30 @@ function chromiumPath() {
   return found
 }
 
+/**
+ * Stops the server under an open page, expects the offline banner (content kept), starts
+ * it again and expects the page to reconnect on its own (backoff) and drop the banner.
+ * `stop` and `restart` are async functions supplied by whoever owns the server.
+ */
+export async function checkReconnect({ url, stop, restart }) {
+  const profile = mkdtempSync(join(tmpdir(), 'townlet-e2e-'))
+  const context = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } })
+  try {
+    const page = context.pages()[0] ?? (await context.newPage())
+    await page.goto(url, { waitUntil: 'domcontentloaded' })
+    await page.getByTestId('agent').waitFor({ timeout: DEADLINE })
+    await stop()
+    await page.getByTestId('offline-banner').waitFor({ timeout: DEADLINE })
+    if ((await page.getByTestId('cell').count()) === 0) throw new Error('the grid was cleared while offline')
+    await restart()
+    await page.locator('[data-testid=connection]:has-text("connected")').waitFor({ timeout: DEADLINE })
+    await page.getByTestId('offline-banner').waitFor({ state: 'detached', timeout: DEADLINE })
+  } finally {
+    await context.close()
+    rmSync(profile, { recursive: true, force: true })
+  }
+}
+
 /** Frame intervals (requestAnimationFrame) over `ms` of wall time: p50, p99, max. */
 export async function measureFrames(page, ms) {
   const frames = await page.evaluate(

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { startFixtureServer } from './fixture-server.mjs'
-import { measurePlayback, runE2E, screenshotMode } from './run.mjs'
+import { checkReconnect, measurePlayback, runE2E, screenshotMode } from './run.mjs'
 
 if (!existsSync(fileURLToPath(new URL('../dist/index.html', import.meta.url)))) {
   console.error('dist/ is missing: run `npm run build` first')
@@ -34,6 +34,27 @@ for (const [name, opts, badge] of [
     await other.close()
   }
 }
+// Reconnection: the server goes away and comes back on the same port.
+{
+  let flaky = await startFixtureServer({ port: 0 })
+  const port = flaky.port
+  try {
+    await checkReconnect({
+      url: flaky.url,
+      stop: () => flaky.close(),
+      restart: async () => {
+        flaky = await startFixtureServer({ port })
+      },
+    })
+    console.log('ok   offline banner while the server is down, reconnects when it is back')
+  } catch (e) {
+    ok = false
+    console.log(`FAIL reconnect: ${e?.message ?? e}`)
+  } finally {
+    await flaky.close()
+  }
+}
+
 // Smoothness at 50× with 500-step L1 episodes: measured and reported, not asserted (D28).
 const long = await startFixtureServer({ port: 0, long: true, intervalMs: 2000 })
 try {
