@@ -90,14 +90,9 @@ fn scalar(s: &[u8], i: &mut usize) -> String {
     String::from_utf8_lossy(&s[start..*i]).into_owned()
 }
 
-fn is_flat(j: &J) -> bool {
-    match j {
-        J::Scalar(_) => true,
-        J::Arr(items) => items.iter().all(|x| matches!(x, J::Scalar(_))),
-        J::Obj(fields) => {
-            fields.len() <= 4 && fields.iter().all(|(_, v)| matches!(v, J::Scalar(_)))
-        }
-    }
+/// Written on one line when that line stays short.
+fn is_flat(j: &J, used: usize) -> bool {
+    matches!(j, J::Scalar(_)) || inline(j).len() + used <= 88
 }
 
 fn inline(j: &J) -> String {
@@ -118,17 +113,18 @@ fn inline(j: &J) -> String {
     }
 }
 
-/// Objects one key per line; arrays of scalars and small flat objects inline.
-fn format(j: &J, indent: usize, out: &mut String) {
+/// Objects one key per line, arrays one item per line, unless short enough for one line.
+/// `used`: columns taken on the current line before the value (indent and key).
+fn format(j: &J, indent: usize, used: usize, out: &mut String) {
     let pad = "  ".repeat(indent + 1);
     let end = "  ".repeat(indent);
     match j {
-        _ if is_flat(j) => out.push_str(&inline(j)),
+        _ if is_flat(j, used) => out.push_str(&inline(j)),
         J::Arr(items) => {
             out.push_str("[\n");
             for (n, item) in items.iter().enumerate() {
                 out.push_str(&pad);
-                format(item, indent + 1, out);
+                format(item, indent + 1, pad.len(), out);
                 out.push_str(if n + 1 < items.len() { ",\n" } else { "\n" });
             }
             out.push_str(&end);
@@ -140,7 +136,7 @@ fn format(j: &J, indent: usize, out: &mut String) {
                 out.push_str(&pad);
                 out.push_str(k);
                 out.push_str(": ");
-                format(v, indent + 1, out);
+                format(v, indent + 1, pad.len() + k.len() + 2, out);
                 out.push_str(if n + 1 < fields.len() { ",\n" } else { "\n" });
             }
             out.push_str(&end);
@@ -154,7 +150,7 @@ fn pretty(compact: &str) -> String {
     let mut i = 0;
     let tree = parse_tree(compact.as_bytes(), &mut i);
     let mut out = String::new();
-    format(&tree, 0, &mut out);
+    format(&tree, 0, 0, &mut out);
     out
 }
 
