@@ -162,6 +162,7 @@ pub enum StepShapeError {
 /// columns stay empty until a step carries them (earlier steps are padded), so episodes
 /// without Q-values pay nothing for them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(try_from = "StepColumnsData")]
 pub struct StepColumns {
     n_meters: u16,
     n_actions: u16,
@@ -181,7 +182,108 @@ pub struct StepColumns {
     action_mask: Vec<u8>,
 }
 
+/// The wire form of [`StepColumns`], checked before use so that a damaged or hostile
+/// file (or message) with inconsistent column lengths is an error, never a panic later.
+#[derive(Deserialize)]
+struct StepColumnsData {
+    n_meters: u16,
+    n_actions: u16,
+    step: Vec<u32>,
+    position: Vec<(i32, i32)>,
+    meters: Vec<f32>,
+    action: Vec<u8>,
+    reward: Vec<f32>,
+    intrinsic_reward: Vec<f32>,
+    flags: Vec<u8>,
+    epsilon: Vec<f32>,
+    time_of_day: Vec<u8>,
+    interaction_progress: Vec<f32>,
+    q_values: Vec<f32>,
+    action_mask: Vec<u8>,
+}
+
+impl TryFrom<StepColumnsData> for StepColumns {
+    type Error = String;
+
+    fn try_from(d: StepColumnsData) -> Result<Self, String> {
+        let c = StepColumns {
+            n_meters: d.n_meters,
+            n_actions: d.n_actions,
+            step: d.step,
+            position: d.position,
+            meters: d.meters,
+            action: d.action,
+            reward: d.reward,
+            intrinsic_reward: d.intrinsic_reward,
+            flags: d.flags,
+            epsilon: d.epsilon,
+            time_of_day: d.time_of_day,
+            interaction_progress: d.interaction_progress,
+            q_values: d.q_values,
+            action_mask: d.action_mask,
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
 impl StepColumns {
+    /// Checks that every column matches the step count (what `get` relies on).
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.step.len();
+        let m = self.n_meters as usize;
+        let a = self.n_actions as usize;
+        let mask_bytes = a.div_ceil(8);
+        let same = [
+            ("position", self.position.len()),
+            ("action", self.action.len()),
+            ("reward", self.reward.len()),
+            ("intrinsic_reward", self.intrinsic_reward.len()),
+            ("flags", self.flags.len()),
+            ("epsilon", self.epsilon.len()),
+            ("time_of_day", self.time_of_day.len()),
+            ("interaction_progress", self.interaction_progress.len()),
+        ];
+        for (name, len) in same {
+            if len != n {
+                return Err(format!(
+                    "step column {name} has {len} entries for {n} steps"
+                ));
+            }
+        }
+        if self.meters.len() != n * m {
+            return Err(format!(
+                "meters column has {} values for {n} steps × {m} meters",
+                self.meters.len()
+            ));
+        }
+        if self.q_values.len() > n * a || !self.q_values.len().is_multiple_of(a) {
+            return Err(format!(
+                "q_values column has {} values",
+                self.q_values.len()
+            ));
+        }
+        if self.action_mask.len() > n * mask_bytes
+            || !self.action_mask.len().is_multiple_of(mask_bytes)
+        {
+            return Err(format!(
+                "action_mask column has {} bytes",
+                self.action_mask.len()
+            ));
+        }
+        for (i, &f) in self.flags.iter().enumerate() {
+            if f & F_Q != 0 && (i + 1) * a > self.q_values.len() {
+                return Err(format!("step index {i} claims q_values that are missing"));
+            }
+            if f & F_MASK != 0 && (i + 1) * mask_bytes > self.action_mask.len() {
+                return Err(format!(
+                    "step index {i} claims an action mask that is missing"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Empty columns for `n_meters` meters and `n_actions` actions.
     pub fn new(n_meters: usize, n_actions: usize) -> Self {
         Self {
@@ -464,5 +566,163 @@ impl LiveEpisode {
             + strings
             + self.start.meters.capacity() * 4
             + self.steps.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_step(m: usize, a: usize) -> impl Strategy<Value = RecordedStep> {
+        (
+            (
+                any::<u32>(),
+                any::<(i32, i32)>(),
+                any::<u8>(),
+                any::<bool>(),
+                any::<bool>(),
+            ),
+            proptest::collection::vec(any::<f32>(), m),
+            (any::<f32>(), any::<f32>()),
+            proptest::option::of(proptest::collection::vec(any::<f32>(), a)),
+            proptest::option::of(any::<f32>()),
+            proptest::option::of(proptest::collection::vec(any::<bool>(), a)),
+            proptest::option::of(any::<u8>()),
+            proptest::option::of(any::<f32>()),
+        )
+            .prop_map(
+                |(
+                    (step, position, action, done, explored),
+                    meters,
+                    (reward, intr),
+                    q,
+                    eps,
+                    mask,
+                    tod,
+                    prog,
+                )| {
+                    RecordedStep {
+                        step,
+                        position,
+                        meters,
+                        action,
+                        reward,
+                        intrinsic_reward: intr,
+                        done,
+                        q_values: q,
+                        epsilon: eps,
+                        action_mask: mask,
+                        explored,
+                        time_of_day: tod,
+                        interaction_progress: prog,
+                    }
+                },
+            )
+    }
+
+    /// Bit-exact comparison (NaN == NaN) via the debug form of the f32 bits.
+    fn bits(s: &RecordedStep) -> String {
+        let f = |v: &f32| v.to_bits();
+        format!(
+            "{} {:?} {:?} {} {} {} {} {:?} {:?} {:?} {} {:?} {:?}",
+            s.step,
+            s.position,
+            s.meters.iter().map(f).collect::<Vec<_>>(),
+            s.action,
+            s.reward.to_bits(),
+            s.intrinsic_reward.to_bits(),
+            s.done,
+            s.q_values
+                .as_ref()
+                .map(|q| q.iter().map(f).collect::<Vec<_>>()),
+            s.epsilon.map(f32::to_bits),
+            s.action_mask,
+            s.explored,
+            s.time_of_day,
+            s.interaction_progress.map(f32::to_bits)
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn columns_round_trip_any_steps(
+            (m, a, steps) in (0usize..10, 1usize..20).prop_flat_map(|(m, a)| {
+                (Just(m), Just(a), proptest::collection::vec(arb_step(m, a), 0..40))
+            })
+        ) {
+            let mut c = StepColumns::new(m, 0);
+            for s in &steps {
+                c.push(s).unwrap();
+            }
+            prop_assert_eq!(c.len(), steps.len());
+            prop_assert!(c.n_actions() == a || c.n_actions() == 0);
+            prop_assert!(c.validate().is_ok());
+            for (i, s) in steps.iter().enumerate() {
+                prop_assert_eq!(bits(&c.get(i).unwrap()), bits(s));
+            }
+            prop_assert!(c.get(steps.len()).is_none());
+            // And through the bincode envelope.
+            let bytes = townlet_codec::encode(b"TWTST", 1, &c, true).unwrap();
+            let (_, back): (u16, StepColumns) = townlet_codec::decode(b"TWTST", 1..=1, &bytes).unwrap();
+            for (i, s) in steps.iter().enumerate() {
+                prop_assert_eq!(bits(&back.get(i).unwrap()), bits(s));
+            }
+        }
+    }
+
+    #[test]
+    fn inconsistent_columns_are_rejected_on_decode() {
+        #[derive(Serialize)]
+        struct Bad {
+            n_meters: u16,
+            n_actions: u16,
+            step: Vec<u32>,
+            position: Vec<(i32, i32)>,
+            meters: Vec<f32>,
+            action: Vec<u8>,
+            reward: Vec<f32>,
+            intrinsic_reward: Vec<f32>,
+            flags: Vec<u8>,
+            epsilon: Vec<f32>,
+            time_of_day: Vec<u8>,
+            interaction_progress: Vec<f32>,
+            q_values: Vec<f32>,
+            action_mask: Vec<u8>,
+        }
+        let good = || Bad {
+            n_meters: 2,
+            n_actions: 3,
+            step: vec![1, 2],
+            position: vec![(0, 0); 2],
+            meters: vec![0.5; 4],
+            action: vec![0; 2],
+            reward: vec![0.0; 2],
+            intrinsic_reward: vec![0.0; 2],
+            flags: vec![F_Q, F_Q | F_MASK],
+            epsilon: vec![0.0; 2],
+            time_of_day: vec![0; 2],
+            interaction_progress: vec![0.0; 2],
+            q_values: vec![0.1; 6],
+            action_mask: vec![0b101; 2],
+        };
+        let decode = |b: &Bad| {
+            let bytes = townlet_codec::encode(b"TWTST", 1, b, false).unwrap();
+            townlet_codec::decode::<StepColumns>(b"TWTST", 1..=1, &bytes).map(|(_, c)| c)
+        };
+        let c = decode(&good()).unwrap();
+        assert_eq!(c.get(1).unwrap().action_mask, Some(vec![true, false, true]));
+        let mut b = good();
+        b.meters.pop();
+        assert!(decode(&b).is_err());
+        let mut b = good();
+        b.reward.push(1.0);
+        assert!(decode(&b).is_err());
+        let mut b = good();
+        b.q_values.truncate(3); // step 1 claims Q-values it does not have
+        assert!(decode(&b).is_err());
+        let mut b = good();
+        b.action_mask.clear();
+        assert!(decode(&b).is_err());
     }
 }
