@@ -169,6 +169,16 @@ pub fn decode_body(
         )));
     }
     let raw = if header.compressed() {
+        // LZ4 expands at most ~255×; refuse a size prefix beyond that before allocating it.
+        if stored.len() >= 4 {
+            let claimed = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]) as u64;
+            if claimed > (stored.len() as u64).saturating_mul(255) + 64 {
+                return Err(CodecError::Corrupt(format!(
+                    "LZ4 body claims {claimed} bytes from {} stored",
+                    stored.len()
+                )));
+            }
+        }
         lz4_flex::decompress_size_prepended(stored)
             .map_err(|e| CodecError::Corrupt(format!("LZ4 body: {e}")))?
     } else {
@@ -412,6 +422,22 @@ mod tests {
                 Err(CodecError::Corrupt(_))
             ));
         }
+    }
+
+    #[test]
+    fn absurd_lz4_size_prefix_is_corrupt() {
+        // A well-formed envelope (valid checksum) whose LZ4 size prefix claims 4 GiB.
+        let mut body = vec![0xFF, 0xFF, 0xFF, 0xFF];
+        body.extend_from_slice(&[0x10, 0x41]);
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&1u16.to_le_bytes());
+        bytes.extend_from_slice(&FLAG_LZ4.to_le_bytes());
+        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32(&body).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        let err = decode::<Sample>(MAGIC, 1..=1, &bytes).unwrap_err();
+        assert!(matches!(err, CodecError::Corrupt(_)), "{err}");
     }
 
     #[test]
