@@ -299,3 +299,47 @@ fn replay_manager_steps_and_seeks() {
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     assert!(matches!(rm.load(6), Err(RecordingError::Codec(_))));
 }
+
+#[test]
+fn full_writer_queue_waits_instead_of_dropping() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("metrics.db");
+    let cfg = townlet_config::RecordingConfig {
+        max_queue_size: 1,
+        ..every_episode_config()
+    };
+    let mut rec = EpisodeRecorder::new(
+        &cfg,
+        dir.path().join("recordings"),
+        Some(db_path.clone()),
+        None,
+    )
+    .unwrap();
+    // Another connection holds the write lock, so the writer thread stalls on its first
+    // transaction and the one-slot queue fills: finish_episode must wait (D10).
+    let blocker = rusqlite::Connection::open(&db_path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let handle = rec.counters_handle();
+    let releaser = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while handle.snapshot().backpressure_waits == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        blocker.execute_batch("COMMIT").unwrap();
+    });
+    for e in 0..6 {
+        run_episode(&mut rec, e, 1, 0.0, 10);
+    }
+    releaser.join().unwrap();
+    let c = rec.shutdown().unwrap();
+    assert!(c.backpressure_waits >= 1, "{c:?}");
+    assert_eq!(c.write_errors, 0);
+    assert_eq!(c.episodes_written, 6);
+    assert_eq!(
+        Database::open_read(&db_path)
+            .unwrap()
+            .episode_count()
+            .unwrap(),
+        6
+    );
+}
