@@ -182,6 +182,13 @@ impl DqnAgent {
         })
     }
 
+    /// Start of an episode (after `env.reset()`): resets per-episode state. The recurrent
+    /// network resets its carried hidden state here and only here (training.md §2.2).
+    pub fn begin_episode(&mut self) {
+        self.entropy_sum.iter_mut().for_each(|v| *v = 0.0);
+        self.entropy_n.iter_mut().for_each(|v| *v = 0);
+    }
+
     /// Stages 1–4 of the per-step loop: Q forward on the policy snapshot, masked ε-greedy
     /// with the action RNG, and the novelty of the pre-step observation.
     /// `obs` is `[N, obs_dim]` flat, `masks` `[N, action_dim]` flat.

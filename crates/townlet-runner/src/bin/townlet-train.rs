@@ -1,0 +1,193 @@
+//! `townlet-train`: training alone (no server). Thin over `townlet_runner::DemoRunner`.
+
+use anyhow::{Context, Result};
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+use townlet_config::{DeviceKind, NetworkType};
+use townlet_runner::{DemoRunner, RunnerOptions};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DeviceArg {
+    Flex,
+    Ndarray,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum NetworkArg {
+    Simple,
+    Recurrent,
+}
+
+/// Train a Townlet DQN agent on a config pack.
+#[derive(Parser, Debug)]
+#[command(name = "townlet-train", version)]
+struct Args {
+    /// Pack folder, e.g. configs/L1_full_observability (optional when resuming --run).
+    #[arg(long)]
+    pack: Option<PathBuf>,
+    /// Episodes to train in total (overrides training.max_episodes).
+    #[arg(long)]
+    episodes: Option<u64>,
+    /// Master seed (overrides training.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// burn CPU device.
+    #[arg(long, value_enum)]
+    device: Option<DeviceArg>,
+    /// Q-network (overrides population.network_type, D24).
+    #[arg(long, value_enum)]
+    network: Option<NetworkArg>,
+    /// Run folder: created when absent, resumed when it exists (D1).
+    #[arg(long)]
+    run: Option<PathBuf>,
+    /// Where new runs go (default ./runs).
+    #[arg(long, default_value = "runs")]
+    runs_root: PathBuf,
+    /// Compute threads for burn (default: all cores, D29).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Train at a fixed curriculum stage 1–5 (curriculum.kind: static).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+    static_stage: Option<u8>,
+    /// Print a summary line every N episodes.
+    #[arg(long, default_value_t = 100)]
+    summary_every: u64,
+    /// No progress bar (log lines only).
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(args) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    townlet_runner::threads::set_compute_threads(
+        args.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let presses = Arc::new(AtomicUsize::new(0));
+    {
+        let stop = Arc::clone(&stop);
+        let presses = Arc::clone(&presses);
+        ctrlc::set_handler(move || {
+            if presses.fetch_add(1, Ordering::SeqCst) >= 1 {
+                eprintln!("\nsecond interrupt: exiting without waiting");
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping at the next step (Ctrl+C again to force)…");
+            stop.store(true, Ordering::SeqCst);
+        })
+        .context("installing the Ctrl+C handler")?;
+    }
+    let opts = RunnerOptions {
+        pack_dir: args.pack.clone(),
+        run_dir: args.run.clone(),
+        runs_root: Some(args.runs_root.clone()),
+        episodes: args.episodes,
+        seed: args.seed,
+        device: args.device.map(|d| match d {
+            DeviceArg::Flex => DeviceKind::Flex,
+            DeviceArg::Ndarray => DeviceKind::Ndarray,
+        }),
+        network: args.network.map(|n| match n {
+            NetworkArg::Simple => NetworkType::Simple,
+            NetworkArg::Recurrent => NetworkType::Recurrent,
+        }),
+        static_stage: args.static_stage,
+        max_steps: None,
+    };
+    if opts.pack_dir.is_none() && opts.run_dir.is_none() {
+        anyhow::bail!("give --pack DIR for a new run, or --run DIR to resume one");
+    }
+    let mut runner = DemoRunner::new(&opts, None, Arc::clone(&stop))?;
+    townlet_runner::logging::init_logging(Some(&runner.folder().log_path()));
+    let total = runner.max_episodes();
+    let first = runner.next_episode();
+    tracing::info!(
+        "run folder {} — pack {}, episodes {first}..{total}, device {}",
+        runner.run_dir().display(),
+        runner.pack().name,
+        runner.agent().device_name()
+    );
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} ep  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(first);
+    let mut window: VecDeque<u32> = VecDeque::new();
+    let started = Instant::now();
+    let steps_at_start = runner.agent().total_steps();
+    let mut last_steps = steps_at_start;
+    let mut last_t = Instant::now();
+    let every = args.summary_every.max(1);
+    let summary = runner.run(&mut |r| {
+        window.push_back(r.length);
+        if window.len() > 100 {
+            window.pop_front();
+        }
+        let avg = window.iter().map(|&t| f64::from(t)).sum::<f64>() / window.len() as f64;
+        let dt = last_t.elapsed().as_secs_f64().max(1e-9);
+        let sps = (r.total_steps - last_steps) as f64 / dt;
+        last_steps = r.total_steps;
+        last_t = Instant::now();
+        bar.set_position(r.episode + 1);
+        bar.set_message(format!(
+            "{sps:>6.0} steps/s  survival(100) {avg:>5.1}  ε {:.3}  stage {}",
+            r.epsilon, r.stage
+        ));
+        if let Some(to) = r.stage_changed_to {
+            bar.println(format!("episode {}: curriculum stage {} → {to}", r.episode, r.stage));
+        }
+        if (r.episode + 1) % every == 0 {
+            let line = format!(
+                "episode {:>6}  survival(100) {avg:6.1}  last {:4} ({})  ε {:.3}  w {:.3}  stage {}  loss {}",
+                r.episode,
+                r.length,
+                r.end_reason,
+                r.epsilon,
+                r.intrinsic_weight,
+                r.stage,
+                r.loss_mean.map_or("-".to_string(), |l| format!("{l:.4}"))
+            );
+            bar.suspend(|| tracing::info!("{line}"));
+        }
+    })?;
+    bar.finish_and_clear();
+    let counters = runner.shutdown()?;
+    let secs = started.elapsed().as_secs_f64();
+    let steps = runner.agent().total_steps() - steps_at_start;
+    tracing::info!(
+        "{} {} episodes in {secs:.1} s ({:.0} env steps/s); {} recordings written; next episode {}; checkpoint {}",
+        if summary.interrupted {
+            "stopped after"
+        } else {
+            "finished"
+        },
+        summary.episodes_run,
+        steps as f64 / secs.max(1e-9),
+        counters.episodes_written,
+        summary.next_episode,
+        summary
+            .last_checkpoint
+            .as_ref()
+            .map_or("-".to_string(), |p| p.display().to_string())
+    );
+    println!("{}", summary.run_dir.display());
+    Ok(())
+}

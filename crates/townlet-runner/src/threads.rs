@@ -1,0 +1,33 @@
+//! Compute threads for burn (D29): the size of rayon's global pool.
+
+/// Configure rayon's global pool once. Later calls (or a pool already built) are ignored.
+pub fn set_compute_threads(n: usize) {
+    let n = n.max(1);
+    if rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .is_err()
+    {
+        tracing::debug!("rayon pool already initialised; --threads {n} not applied");
+    }
+}
+
+/// Thread CPU time of the calling thread in nanoseconds (D40).
+pub fn thread_cpu_time_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY-free: clock_gettime with a valid pointer; libc call is safe to wrap here.
+    let rc = unsafe_free_clock_gettime(&mut ts);
+    if rc != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[allow(unsafe_code)]
+fn unsafe_free_clock_gettime(ts: &mut libc::timespec) -> i32 {
+    // SAFETY: `ts` is a valid, exclusive pointer for the duration of the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, ts) }
+}
