@@ -1,1 +1,83 @@
-fn main() {}
+//! `cargo xtask <command>`: Townlet's automation, in Rust so it runs wherever cargo does.
+//!
+//! * `test` — what CI runs (D3): fmt check, clippy `-D warnings`, all cargo tests, the
+//!   frontend's `npm ci` / Vitest / build, then the browser suite (`e2e`).
+//! * `e2e` — the browser suite alone, against the unified server `townlet-demo`.
+//! * `demo` — build the frontend and the unified server (release), start it, open a browser.
+//! * `bench` — the criterion benches, then the training/streaming benchmark binary.
+//! * `learn-check` — dispatch to the learning checks binary.
+
+mod bench;
+mod demo;
+mod e2e;
+mod frontend;
+mod health;
+mod proc;
+mod test;
+mod workspace;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Townlet automation (demo, test, e2e, bench, learn-check)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// What CI runs: fmt, clippy, cargo tests, frontend tests and build, browser suite.
+    Test,
+    /// The browser end-to-end suite against the unified server (debug build, tiny pack).
+    E2e,
+    /// Build everything (release) and start live training with the viewer.
+    /// Flags for townlet-demo follow, after `--` (default: --pack configs/L1_full_observability).
+    Demo {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Criterion benches of every crate that has them, then the training/streaming
+    /// benchmarks (townlet-bench). Flags after `--` go to townlet-bench.
+    Bench {
+        /// Skip the criterion benches.
+        #[arg(long)]
+        skip_criterion: bool,
+        /// Skip the training/streaming benchmark binary.
+        #[arg(long)]
+        skip_training: bool,
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Learning checks (townlet-learn-check, release). Its flags follow (after `--` or directly).
+    LearnCheck {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Test => test::run(),
+        Command::E2e => e2e::run(),
+        Command::Demo { args } => demo::run(&args),
+        Command::Bench {
+            skip_criterion,
+            skip_training,
+            args,
+        } => bench::bench(!skip_criterion, !skip_training, &args),
+        Command::LearnCheck { args } => bench::learn_check(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

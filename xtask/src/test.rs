@@ -1,0 +1,129 @@
+//! `cargo xtask test`: what CI runs (D3). Phases run in order and stop at the first
+//! failure; each prints what it runs and how long it took, and the last line is the
+//! summary `xtask: N passed, M failed`.
+
+use crate::workspace::{Workspace, cargo};
+use crate::{e2e, frontend, proc};
+use anyhow::Result;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+struct Phase {
+    name: &'static str,
+    run: fn(&Workspace) -> Result<()>,
+}
+
+fn cargo_in(ws: &Workspace, args: &[&str]) -> Result<()> {
+    proc::run(
+        Command::new(cargo()).args(args).current_dir(&ws.root),
+        &ws.root,
+    )
+}
+
+const PHASES: &[Phase] = &[
+    Phase {
+        name: "fmt",
+        run: |ws| cargo_in(ws, &["fmt", "--all", "--", "--check"]),
+    },
+    Phase {
+        name: "clippy",
+        run: |ws| {
+            cargo_in(
+                ws,
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            )
+        },
+    },
+    Phase {
+        name: "cargo test",
+        run: |ws| cargo_in(ws, &["test", "--workspace"]),
+    },
+    Phase {
+        name: "npm ci",
+        run: frontend::npm_ci,
+    },
+    Phase {
+        name: "npm test",
+        run: |ws| proc::run(&mut frontend::npm(ws, &["test"]), &ws.root),
+    },
+    Phase {
+        name: "npm run build",
+        run: |ws| proc::run(&mut frontend::npm(ws, &["run", "build"]), &ws.root),
+    },
+    Phase {
+        name: "e2e",
+        run: e2e::browser_suite,
+    },
+];
+
+pub fn run() -> Result<ExitCode> {
+    let ws = Workspace::load()?;
+    let total = PHASES.len();
+    let mut timings: Vec<(&str, Duration)> = Vec::new();
+    let all = Instant::now();
+    for (i, phase) in PHASES.iter().enumerate() {
+        println!("\n=== xtask test [{}/{total}] {} ===", i + 1, phase.name);
+        let start = Instant::now();
+        let result = (phase.run)(&ws);
+        let took = start.elapsed();
+        if let Err(e) = result {
+            println!("xtask: phase `{}` FAILED after {}", phase.name, secs(took));
+            eprintln!("xtask: error: {e:#}");
+            let not_run = total - i - 1;
+            println!(
+                "xtask: stopped at `{}`; {not_run} later phase{} not run",
+                phase.name,
+                if not_run == 1 { "" } else { "s" }
+            );
+            println!("xtask: {i} passed, 1 failed");
+            return Ok(ExitCode::FAILURE);
+        }
+        println!("xtask: phase `{}` passed in {}", phase.name, secs(took));
+        timings.push((phase.name, took));
+    }
+    println!("\n=== xtask test: timings ===");
+    for (name, took) in &timings {
+        println!("  {name:<14} {:>8}", secs(*took));
+    }
+    println!("  {:<14} {:>8}", "total", secs(all.elapsed()));
+    println!("xtask: {total} passed, 0 failed");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_are_in_the_ci_order() {
+        let names: Vec<_> = PHASES.iter().map(|p| p.name).collect();
+        assert_eq!(
+            names,
+            [
+                "fmt",
+                "clippy",
+                "cargo test",
+                "npm ci",
+                "npm test",
+                "npm run build",
+                "e2e"
+            ]
+        );
+    }
+
+    #[test]
+    fn secs_has_one_decimal() {
+        assert_eq!(secs(Duration::from_millis(83_240)), "83.2 s");
+    }
+}
