@@ -11,7 +11,13 @@ use std::time::{Duration, Instant};
 
 /// `program arg arg…` as a shell-like line, for echoing and error messages.
 pub fn describe(cmd: &Command) -> String {
-    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    let program = Path::new(cmd.get_program());
+    // `$CARGO` is an absolute toolchain path; "cargo" reads better and means the same.
+    let mut s = if program.file_name() == Some(OsStr::new("cargo")) {
+        "cargo".to_string()
+    } else {
+        program.to_string_lossy().into_owned()
+    };
     for a in cmd.get_args() {
         s.push(' ');
         s.push_str(&quote(a));
