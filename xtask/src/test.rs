@@ -123,6 +123,22 @@ mod tests {
     }
 
     #[test]
+    fn ci_runs_exactly_the_readme_test_command() {
+        use std::os::unix::fs::PermissionsExt;
+        let ws = Workspace::load().unwrap();
+        let ci = ws.root.join(".ci").join("run");
+        let script = std::fs::read_to_string(&ci).unwrap();
+        assert!(script.starts_with("#!/usr/bin/env bash\n"));
+        assert!(script.contains("set -euo pipefail"));
+        let last = script.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+        assert_eq!(last.trim(), "cargo xtask test");
+        let mode = std::fs::metadata(&ci).unwrap().permissions().mode();
+        assert!(mode & 0o111 != 0, ".ci/run is not executable");
+        let readme = std::fs::read_to_string(ws.root.join("README.md")).unwrap();
+        assert!(readme.contains("```sh\ncargo xtask test\n```"));
+    }
+
+    #[test]
     fn secs_has_one_decimal() {
         assert_eq!(secs(Duration::from_millis(83_240)), "83.2 s");
     }
