@@ -3,6 +3,7 @@
 //! callback. It knows nothing of warp/tokio; the unified server plugs in through the
 //! callback only.
 
+pub mod learn_check;
 pub mod logging;
 pub mod run_folder;
 pub mod runner;

@@ -68,6 +68,9 @@ pub struct RunnerOptions {
     pub static_stage: Option<u8>,
     /// Override `curriculum.max_steps_per_episode` (tests, tiny demos).
     pub max_steps: Option<u32>,
+    /// Raise the stop flag once this many env steps have been taken in this process
+    /// (a deterministic stand-in for Ctrl+C in tests; not persisted).
+    pub stop_after_steps: Option<u64>,
 }
 
 /// The command-line overrides a run was created with, kept in `<run>/run_options.json` so
@@ -163,6 +166,8 @@ pub struct DemoRunner {
     reshuffled: bool,
     last_checkpoint: Option<PathBuf>,
     resumed_from: Option<PathBuf>,
+    stop_after_steps: Option<u64>,
+    steps_this_process: u64,
 }
 
 fn now_ms() -> u64 {
@@ -232,7 +237,9 @@ impl DemoRunner {
             })
         })?;
         apply_overrides(&mut pack, &effective);
-        Self::build(pack, folder, live_episode_callback, stop, resuming)
+        let mut runner = Self::build(pack, folder, live_episode_callback, stop, resuming)?;
+        runner.stop_after_steps = opts.stop_after_steps;
+        Ok(runner)
     }
 
     fn build(
@@ -285,6 +292,8 @@ impl DemoRunner {
             reshuffled: false,
             last_checkpoint: None,
             resumed_from: None,
+            stop_after_steps: None,
+            steps_this_process: 0,
         };
         if resuming {
             runner.resume()?;
@@ -470,6 +479,12 @@ impl DemoRunner {
         let names = self.env.affordance_names().to_vec();
 
         while steps_taken < max_steps {
+            if self
+                .stop_after_steps
+                .is_some_and(|k| self.steps_this_process >= k)
+            {
+                self.stop.store(true, Ordering::Relaxed);
+            }
             if self.stop.load(Ordering::Relaxed) {
                 end_reason0 = Some(EndReason::Interrupted);
                 break;
@@ -482,6 +497,7 @@ impl DemoRunner {
             }
             let res = self.env.step(&actions, multiplier)?;
             steps_taken += 1;
+            self.steps_this_process += 1;
             for i in 0..n {
                 terminal[i] = active[i] && res.dones[i];
             }

@@ -1,0 +1,152 @@
+//! `townlet-learn-check`: training.md §16.3 — does the DQN learn? Prints every criterion
+//! with its measured value, threshold and pass/fail, plus baselines in the same world.
+
+use anyhow::Result;
+use clap::Parser;
+use std::path::PathBuf;
+use townlet_runner::learn_check::{self, Criterion, RunTrace};
+
+const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+#[derive(Parser, Debug)]
+#[command(name = "townlet-learn-check")]
+struct Args {
+    /// Which runs: l0 (L0_0, 500 ep), l1 (L1, 3000 ep), l1-static (L1 stage 4, 1500 ep), all.
+    #[arg(long, default_value = "all")]
+    suite: String,
+    /// Seeds (the protocol uses 1,2,3).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    seeds: Vec<u64>,
+    /// Scale every run's episode count (e.g. 0.2 for a quick look; the criteria assume 1.0).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Where the runs are written (default: a temp folder).
+    #[arg(long)]
+    runs_root: Option<PathBuf>,
+    /// burn compute threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Write the traces and criteria as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    townlet_runner::threads::set_compute_threads(args.threads);
+    let ws = PathBuf::from(WORKSPACE);
+    let tmp;
+    let root = match &args.runs_root {
+        Some(r) => r.clone(),
+        None => {
+            tmp = std::env::temp_dir().join(format!("townlet-learn-check-{}", std::process::id()));
+            tmp.clone()
+        }
+    };
+    let scaled = |n: u64| ((n as f64 * args.scale).round() as u64).max(1);
+    let suites: Vec<(&str, &str, u64, Option<u8>)> = [
+        ("l0", "configs/L0_0_minimal", 500, None),
+        ("l1", "configs/L1_full_observability", 3000, None),
+        (
+            "l1-static",
+            "configs/L1_full_observability",
+            1500,
+            Some(4u8),
+        ),
+    ]
+    .into_iter()
+    .filter(|(s, ..)| args.suite == "all" || args.suite == *s)
+    .collect();
+    if suites.is_empty() {
+        anyhow::bail!(
+            "--suite must be l0, l1, l1-static or all (got '{}')",
+            args.suite
+        );
+    }
+    let mut all_criteria: Vec<Criterion> = vec![];
+    let mut traces: Vec<RunTrace> = vec![];
+    for (suite, pack, episodes, stage) in suites {
+        let pack_dir = ws.join(pack);
+        let mut runs = vec![];
+        for &seed in &args.seeds {
+            eprintln!("{suite}: seed {seed}, {} episodes …", scaled(episodes));
+            let t = learn_check::run_protocol(
+                suite,
+                &pack_dir,
+                seed,
+                scaled(episodes),
+                stage,
+                root.join(format!("{suite}_seed{seed}")),
+            )?;
+            eprintln!(
+                "  done in {:.0} s ({:.0} env steps/s)",
+                t.seconds,
+                t.env_steps as f64 / t.seconds.max(1e-9)
+            );
+            runs.push(t);
+        }
+        // Baselines in the same world as seed 1's layout.
+        let seed = args.seeds.first().copied().unwrap_or(1);
+        let stages: &[u8] = match stage {
+            Some(s) => &[s],
+            None if suite == "l0" => &[1, 2],
+            None => &[1, 2, 3],
+        };
+        for &st in stages {
+            let random = learn_check::baseline(&pack_dir, seed, st, None, 300)?;
+            let wait = learn_check::baseline(&pack_dir, seed, st, Some("WAIT"), 20)?;
+            let rest = learn_check::baseline(&pack_dir, seed, st, Some("REST"), 20)?;
+            let med = learn_check::baseline(&pack_dir, seed, st, Some("MEDITATE"), 20)?;
+            println!(
+                "baseline {suite} stage {st}: random {random:.0}, WAIT {wait:.0}, REST {rest:.0}, MEDITATE {med:.0}"
+            );
+        }
+        let crit = match suite {
+            "l0" => learn_check::judge_l0(&runs),
+            "l1" => learn_check::judge_l1(&runs),
+            _ => learn_check::judge_l1_static(&runs),
+        };
+        all_criteria.extend(crit);
+        traces.extend(runs);
+    }
+    println!();
+    let mut passed = 0;
+    let mut failed = 0;
+    for c in &all_criteria {
+        println!(
+            "{} — {}: {}",
+            c.id,
+            c.description,
+            if c.pass { "PASS" } else { "FAIL" }
+        );
+        for (seed, text, ok) in &c.per_seed {
+            println!("    seed {seed}: {text}  {}", if *ok { "ok" } else { "no" });
+        }
+        if c.pass {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    if args.scale != 1.0 {
+        println!(
+            "(episode counts scaled by {}; the thresholds assume the full protocol)",
+            args.scale
+        );
+    }
+    println!("learn-check: {passed} passed, {failed} failed");
+    if let Some(p) = &args.json {
+        let doc = serde_json::json!({ "criteria": all_criteria, "traces": traces });
+        std::fs::write(p, serde_json::to_string_pretty(&doc)?)?;
+    }
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}

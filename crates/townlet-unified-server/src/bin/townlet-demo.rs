@@ -1,0 +1,167 @@
+//! `townlet-demo`: train and watch live in the browser, in one process.
+
+use anyhow::Result;
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use townlet_config::DeviceKind;
+use townlet_inference::{DEFAULT_PORT, ServerOptions};
+use townlet_runner::RunnerOptions;
+use townlet_unified_server::{DemoOptions, ShutdownHandle, run_demo};
+
+/// The workspace this binary was built from (defaults resolve from here, not the cwd).
+const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DeviceArg {
+    Flex,
+    Ndarray,
+}
+
+/// Train a Townlet agent and watch its actual training episodes live in a browser.
+#[derive(Parser, Debug)]
+#[command(name = "townlet-demo", version)]
+struct Args {
+    /// Pack folder (default: the workspace's configs/L1_full_observability).
+    #[arg(long)]
+    pack: Option<PathBuf>,
+    /// Episodes to train (overrides training.max_episodes).
+    #[arg(long)]
+    episodes: Option<u64>,
+    /// Master seed (overrides training.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long, value_enum)]
+    device: Option<DeviceArg>,
+    /// Address to listen on (use 0.0.0.0 to expose on a network).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Run folder: created when absent, resumed when it exists (D1).
+    #[arg(long)]
+    run: Option<PathBuf>,
+    /// Where new runs go.
+    #[arg(long, default_value = "runs")]
+    runs_root: PathBuf,
+    /// Built frontend (default: the workspace's frontend/dist).
+    #[arg(long = "static")]
+    static_dir: Option<PathBuf>,
+    /// Compute threads for burn (D29: 1, the other core serves viewers).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Train at a fixed curriculum stage 1–5.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+    static_stage: Option<u8>,
+    /// Override curriculum.max_steps_per_episode (short episodes for a quick look).
+    #[arg(long)]
+    max_steps: Option<u32>,
+    /// Do not try to open a browser.
+    #[arg(long)]
+    no_open: bool,
+}
+
+fn main() {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let shutdown = ShutdownHandle::new();
+    let presses = Arc::new(AtomicUsize::new(0));
+    {
+        let shutdown = shutdown.clone();
+        let presses = Arc::clone(&presses);
+        ctrlc::set_handler(move || {
+            if presses.fetch_add(1, Ordering::SeqCst) >= 1 {
+                eprintln!("\nsecond interrupt: exiting now");
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\nstopping: finishing the current step, writing the final checkpoint, draining recordings (Ctrl+C again to force)…"
+            );
+            shutdown.request_stop();
+        })?;
+    }
+    let workspace = PathBuf::from(WORKSPACE);
+    let pack = args.pack.clone().or_else(|| {
+        args.run
+            .is_none()
+            .then(|| workspace.join("configs/L1_full_observability"))
+    });
+    let static_dir = args
+        .static_dir
+        .clone()
+        .unwrap_or_else(|| workspace.join("frontend/dist"));
+    if !static_dir.join("index.html").is_file() {
+        eprintln!(
+            "note: {} has no built frontend; the page will explain how to build it (cd frontend && npm ci && npm run build)",
+            static_dir.display()
+        );
+    }
+    let opts = DemoOptions {
+        runner: RunnerOptions {
+            pack_dir: pack,
+            run_dir: args.run.clone(),
+            runs_root: Some(args.runs_root.clone()),
+            episodes: args.episodes,
+            seed: args.seed,
+            device: args.device.map(|d| match d {
+                DeviceArg::Flex => DeviceKind::Flex,
+                DeviceArg::Ndarray => DeviceKind::Ndarray,
+            }),
+            network: None,
+            static_stage: args.static_stage,
+            max_steps: args.max_steps,
+            stop_after_steps: None,
+        },
+        server: ServerOptions {
+            host: args.host.clone(),
+            port: args.port,
+            static_dir: Some(static_dir),
+            ..ServerOptions::default()
+        },
+        threads: args.threads,
+        ..DemoOptions::default()
+    };
+    let no_open = args.no_open;
+    let outcome = run_demo(opts, shutdown, |started| {
+        println!("Townlet live training: {}", started.url);
+        println!("run folder: {}", started.run_dir.display());
+        if !no_open {
+            open_browser(&started.url);
+        }
+    })?;
+    tracing::info!(
+        "stopped cleanly: {} episodes this session, next episode {}, {} episodes dropped from the live view, run {}",
+        outcome.summary.episodes_run,
+        outcome.summary.next_episode,
+        outcome.dropped_live,
+        outcome.run_dir.display()
+    );
+    Ok(())
+}
+
+/// Best effort: `xdg-open` when a desktop is there; otherwise just the printed URL.
+fn open_browser(url: &str) {
+    let has_display =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if !has_display {
+        return;
+    }
+    if let Err(e) = std::process::Command::new("xdg-open")
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        tracing::debug!("could not open a browser: {e}");
+    }
+}

@@ -1,0 +1,204 @@
+//! `UnifiedServer`: one process that trains and serves (streaming.md §6). The runner runs
+//! on a dedicated OS thread and hands every finished episode to a callback that
+//! `try_send`s it into `flume::bounded(10)`; the inference server consumes that channel on
+//! a tokio runtime. Training never waits for viewers: a full queue drops the episode from
+//! the live view only (D10) and counts it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use tokio::sync::Notify;
+use townlet_inference::{LIVE_QUEUE_CAPACITY, LiveSource, Mode, ServerOptions, WorldInfo};
+use townlet_runner::{DemoRunner, RunSummary, RunnerOptions, StopFlag};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("{0}")]
+    Server(#[from] townlet_inference::ServerError),
+    #[error("{0}")]
+    Runner(#[from] townlet_runner::RunnerError),
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("the training thread panicked")]
+    TrainerPanicked,
+}
+
+/// Everything `townlet-demo` can set.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub runner: RunnerOptions,
+    pub server: ServerOptions,
+    /// burn compute threads (D29: 1 by default, the other core serves viewers).
+    pub threads: usize,
+    /// Capacity of the live channel (streaming.md §1: 10).
+    pub live_queue: usize,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            runner: RunnerOptions::default(),
+            server: ServerOptions::default(),
+            threads: 1,
+            live_queue: LIVE_QUEUE_CAPACITY,
+        }
+    }
+}
+
+/// Shutdown control shared with signal handlers: `request_stop` stops training at the
+/// next step; the server closes once training has stopped and `request_stop` was called.
+#[derive(Debug, Clone, Default)]
+pub struct ShutdownHandle {
+    stop: StopFlag,
+    requested: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+}
+
+impl ShutdownHandle {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ctrl+C / SIGTERM: stop training at the next step, then close the server.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.requested.store(true, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    pub fn stop_flag(&self) -> StopFlag {
+        Arc::clone(&self.stop)
+    }
+
+    async fn wait_requested(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.requested.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What happened, for the binary's last log line and for tests.
+#[derive(Debug)]
+pub struct DemoOutcome {
+    pub run_dir: PathBuf,
+    pub summary: RunSummary,
+    pub dropped_live: u64,
+}
+
+/// Information available once the server is bound and the runner is built, before any
+/// training step (the binary prints the URL from it; tests connect to it).
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub url: String,
+    pub port: u16,
+    pub run_dir: PathBuf,
+}
+
+/// Bind, build the runner, start training on its own thread and serve until a stop is
+/// requested (training finishing keeps the server up, serving history and replays).
+/// `on_started` runs once the port is bound and the run folder exists.
+pub fn run_demo(
+    opts: DemoOptions,
+    shutdown: ShutdownHandle,
+    on_started: impl FnOnce(&Started),
+) -> Result<DemoOutcome, DemoError> {
+    townlet_runner::threads::set_compute_threads(opts.threads);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("townlet-server")
+        .enable_all()
+        .build()
+        .map_err(DemoError::Runtime)?;
+    // D36: bind first, so a taken port is a clear error before any training.
+    let listener = rt.block_on(townlet_inference::bind(&opts.server))?;
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(opts.server.port);
+
+    let (sender, source) = LiveSource::channel(opts.live_queue);
+    let counters = Arc::clone(&source.counters);
+    let mut runner = DemoRunner::new(
+        &opts.runner,
+        Some(sender.into_callback()),
+        shutdown.stop_flag(),
+    )?;
+    townlet_runner::logging::init_logging(Some(&runner.folder().log_path()));
+    counters.attach_recorder(runner.recorder_counters_handle());
+    let world = WorldInfo::new(runner.pack(), runner.env());
+    let run_dir = runner.run_dir().to_path_buf();
+    let host = if opts.server.host.contains(':') {
+        format!("[{}]", opts.server.host)
+    } else {
+        opts.server.host.clone()
+    };
+    let started = Started {
+        url: format!("http://{host}:{port}/"),
+        port,
+        run_dir: run_dir.clone(),
+    };
+    tracing::info!(
+        "training {} (episodes {}..{}) in {}",
+        runner.pack().name,
+        runner.next_episode(),
+        runner.max_episodes(),
+        run_dir.display()
+    );
+
+    // Flips to true when the training thread has stopped, checkpointed and drained.
+    let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
+    let trainer: JoinHandle<Result<RunSummary, townlet_runner::RunnerError>> =
+        std::thread::Builder::new()
+            .name("townlet-trainer".into())
+            .spawn(move || {
+                let result = runner.run(&mut |_| {}).and_then(|s| {
+                    runner.shutdown()?;
+                    Ok(s)
+                });
+                match &result {
+                    Ok(s) if s.interrupted => tracing::info!(
+                        "training stopped; final checkpoint written, recordings drained (next episode {})",
+                        s.next_episode
+                    ),
+                    Ok(s) => tracing::info!(
+                        "training finished ({} episodes); still serving history and replays until Ctrl+C",
+                        s.next_episode
+                    ),
+                    Err(e) => tracing::error!("training failed: {e}"),
+                }
+                let _ = done_tx.send(true);
+                result
+            })
+            .map_err(DemoError::Runtime)?;
+    on_started(&started);
+
+    let stop_wait = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.wait_requested().await;
+            // Training closes its episode, checkpoints and drains before clients go.
+            let _ = done_rx.wait_for(|done| *done).await;
+        }
+    };
+    let served = rt.block_on(townlet_inference::serve(
+        listener,
+        Mode::Live(source),
+        world,
+        Some(run_dir.clone()),
+        opts.server.clone(),
+        stop_wait,
+    ));
+    let summary = trainer.join().map_err(|_| DemoError::TrainerPanicked)??;
+    served?;
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    Ok(DemoOutcome {
+        run_dir,
+        summary,
+        dropped_live: counters.dropped(),
+    })
+}

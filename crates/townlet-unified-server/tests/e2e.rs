@@ -1,0 +1,282 @@
+//! End-to-end (no browser): the unified server trains a tiny pack while a WebSocket client
+//! watches. What the client receives is what training wrote (D22): streamed metadata equals
+//! the SQLite row, streamed steps equal the recording file, field by field (D39: as f32).
+
+use futures_util::{SinkExt, StreamExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+use townlet_inference::{LiveSource, ServerOptions};
+use townlet_protocol::{ServerMessage, Source, parse_server_message};
+use townlet_recording::Database;
+use townlet_runner::{DemoRunner, RunnerOptions};
+use townlet_unified_server::{DemoOptions, ShutdownHandle, Started, run_demo};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A copy of L0_0 that records every episode, in its own configs root (D41).
+fn tiny_pack(dir: &Path) -> PathBuf {
+    let pack = dir.join("configs/tiny");
+    std::fs::create_dir_all(&pack).unwrap();
+    for f in [
+        "substrate.yaml",
+        "bars.yaml",
+        "cascades.yaml",
+        "affordances.yaml",
+        "training.yaml",
+    ] {
+        let text = std::fs::read_to_string(repo().join("configs/L0_0_minimal").join(f)).unwrap();
+        let text = text.replace(
+            "periodic: {enabled: true, interval: 100}",
+            "periodic: {enabled: true, interval: 1}",
+        );
+        std::fs::write(pack.join(f), text).unwrap();
+    }
+    std::fs::copy(
+        repo().join("configs/global_actions.yaml"),
+        dir.join("configs/global_actions.yaml"),
+    )
+    .unwrap();
+    pack
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn same_f32(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+#[test]
+fn streamed_episodes_are_the_training_episodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = tiny_pack(tmp.path());
+    let run = tmp.path().join("run");
+    let shutdown = ShutdownHandle::new();
+    let (tx, rx) = std::sync::mpsc::channel::<Started>();
+    let opts = DemoOptions {
+        runner: RunnerOptions {
+            pack_dir: Some(pack),
+            run_dir: Some(run.clone()),
+            episodes: Some(12),
+            seed: Some(4),
+            max_steps: Some(30),
+            ..Default::default()
+        },
+        server: ServerOptions {
+            port: free_port(),
+            ..ServerOptions::default()
+        },
+        ..DemoOptions::default()
+    };
+    let sd = shutdown.clone();
+    let server =
+        std::thread::spawn(move || run_demo(opts, sd, move |s| tx.send(s.clone()).unwrap()));
+    let started = rx.recv_timeout(DEADLINE).expect("server started");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let received = rt.block_on(async {
+        let url = format!("ws://127.0.0.1:{}/ws", started.port);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        let mut hello = false;
+        let mut summaries = vec![];
+        let mut episodes = vec![];
+        let mut requested = std::collections::BTreeSet::new();
+        let t0 = Instant::now();
+        while (summaries.len() < 12 || episodes.len() < 12) && t0.elapsed() < DEADLINE {
+            let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(30), ws.next()).await
+            else {
+                break;
+            };
+            let Message::Text(text) = msg else { continue };
+            let received_at = townlet_protocol::unix_ms_now();
+            match parse_server_message(&text).expect("valid server message") {
+                ServerMessage::Hello(h) => {
+                    assert!(!hello, "hello once");
+                    assert_eq!(h.meters.len(), 8);
+                    assert_eq!(h.actions.len(), 8);
+                    hello = true;
+                }
+                ServerMessage::EpisodeSummary(s) => {
+                    assert!(hello, "hello comes first");
+                    assert_eq!(s.source, Source::Training);
+                    summaries.push((s.episode_id, received_at.saturating_sub(s.finished_at)));
+                    if requested.insert(s.episode_id) {
+                        let ask = format!(r#"{{"type":"get_episode","id":{}}}"#, s.episode_id);
+                        ws.send(Message::Text(ask.into())).await.unwrap();
+                    }
+                }
+                ServerMessage::Episode(e) => {
+                    assert!(hello);
+                    if e.source == Source::Training
+                        && !episodes
+                            .iter()
+                            .any(|x: &townlet_protocol::Episode| x.episode_id == e.episode_id)
+                    {
+                        episodes.push(*e);
+                    }
+                }
+                _ => {}
+            }
+        }
+        (hello, summaries, episodes)
+    });
+    let (hello, summaries, episodes) = received;
+    assert!(hello);
+    assert!(summaries.len() >= 3, "got {} summaries", summaries.len());
+    assert!(episodes.len() >= 3, "got {} episodes", episodes.len());
+    let lat: Vec<u64> = summaries.iter().map(|s| s.1).collect();
+    eprintln!("finished_at → summary received (ms): {lat:?}");
+
+    // Training has finished (12 episodes); the server keeps serving until told to stop.
+    shutdown.request_stop();
+    let outcome = server.join().unwrap().expect("clean stop");
+    assert_eq!(outcome.summary.next_episode, 12);
+
+    let db = Database::open_read(&run.join("metrics.db")).unwrap();
+    for ep in &episodes {
+        let row = db
+            .episode_row(ep.episode_id)
+            .unwrap()
+            .expect("row in the DB");
+        let m = &row.metadata;
+        assert_eq!(ep.metadata.survival_steps, m.survival_steps);
+        assert!(same_f32(ep.metadata.total_reward, m.total_reward));
+        assert!(same_f32(ep.metadata.extrinsic_reward, m.extrinsic_reward));
+        assert!(same_f32(ep.metadata.intrinsic_reward, m.intrinsic_reward));
+        assert!(same_f32(ep.metadata.epsilon, m.epsilon));
+        assert!(same_f32(ep.metadata.intrinsic_weight, m.intrinsic_weight));
+        assert_eq!(ep.metadata.curriculum_stage, m.curriculum_stage);
+        assert_eq!(ep.metadata.end_reason.to_string(), m.end_reason.to_string());
+        let file = run.join(format!("recordings/episode_{:06}.twrec", ep.episode_id));
+        let rec = townlet_recording::read_recording(&file).expect("recording file");
+        let steps = rec.episode.recorded_steps();
+        assert_eq!(steps.len(), ep.steps.len());
+        for (i, s) in steps.iter().enumerate() {
+            assert_eq!(ep.steps.step[i], s.step);
+            assert_eq!(ep.steps.position[i], [s.position.0, s.position.1]);
+            assert_eq!(ep.steps.action[i], s.action);
+            assert_eq!(ep.steps.done[i], s.done);
+            assert_eq!(ep.steps.explored[i], s.explored);
+            assert!(same_f32(ep.steps.reward[i], s.reward));
+            assert!(same_f32(ep.steps.intrinsic_reward[i], s.intrinsic_reward));
+            for (a, b) in ep.steps.meters[i].iter().zip(&s.meters) {
+                assert!(same_f32(*a, *b), "meters differ at step {i}");
+            }
+            let (qa, qb) = (
+                ep.steps.q_values[i].as_ref().unwrap(),
+                s.q_values.as_ref().unwrap(),
+            );
+            assert!(qa.iter().zip(qb).all(|(a, b)| same_f32(*a, *b)));
+            assert_eq!(ep.steps.action_mask[i], s.action_mask);
+        }
+    }
+}
+
+#[test]
+fn a_full_live_queue_drops_from_the_view_and_training_continues() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = tiny_pack(tmp.path());
+    // Nobody consumes: the channel fills after 2 episodes, the rest are dropped and counted.
+    let (sender, source) = LiveSource::channel(2);
+    let counters = Arc::clone(&source.counters);
+    let mut runner = DemoRunner::new(
+        &RunnerOptions {
+            pack_dir: Some(pack),
+            run_dir: Some(tmp.path().join("run")),
+            episodes: Some(8),
+            max_steps: Some(20),
+            ..Default::default()
+        },
+        Some(sender.into_callback()),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap();
+    let summary = runner.run(&mut |_| {}).unwrap();
+    runner.shutdown().unwrap();
+    assert_eq!(summary.next_episode, 8, "training was never held back");
+    assert_eq!(source.rx.len(), 2);
+    assert_eq!(counters.dropped(), 6);
+    let db = Database::open_read(&tmp.path().join("run/metrics.db")).unwrap();
+    assert_eq!(
+        db.list_episodes(100, None).unwrap().len(),
+        8,
+        "nothing finished is lost"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_training_checkpoints_and_exits_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = tiny_pack(tmp.path());
+    let run = tmp.path().join("run");
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_townlet-demo"))
+        .args([
+            "--pack",
+            pack.to_str().unwrap(),
+            "--run",
+            run.to_str().unwrap(),
+        ])
+        .args(["--episodes", "100000", "--max-steps", "30", "--no-open"])
+        .args(["--port", &port.to_string()])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until a few episodes are in the database.
+    let t0 = Instant::now();
+    loop {
+        let n = Database::open_read(&run.join("metrics.db"))
+            .ok()
+            .and_then(|db| db.episode_count().ok())
+            .unwrap_or(0);
+        if n >= 3 {
+            break;
+        }
+        assert!(t0.elapsed() < DEADLINE, "training never produced episodes");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < DEADLINE, "did not exit after Ctrl+C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let db = Database::open_read(&run.join("metrics.db")).unwrap();
+    let rows = db.list_episodes(100_000, None).unwrap();
+    let ids: Vec<u64> = rows.iter().map(|r| r.episode_id).collect();
+    assert_eq!(ids, (0..ids.len() as u64).collect::<Vec<_>>(), "no gaps");
+    let last = rows.last().unwrap();
+    assert_eq!(
+        last.metadata.end_reason,
+        townlet_recording::EndReason::Interrupted,
+        "D13"
+    );
+    let (_, ck) = townlet_agent::checkpoint::list_checkpoints(&run.join("checkpoints"))
+        .pop()
+        .unwrap();
+    let c = townlet_agent::Checkpoint::read(&ck).expect("final checkpoint valid");
+    assert_eq!(c.header.next_episode, last.episode_id + 1);
+}
