@@ -61,9 +61,12 @@ pub fn browser_suite(ws: &Workspace) -> Result<()> {
     {
         frontend::npm_ci(ws)?;
     }
+    // Same command (and so the same feature unification) as the `cargo test` phase: after
+    // it this is a no-op, while `cargo build -p` would rebuild burn with other features.
+    let _ = &package;
     proc::run(
         Command::new(crate::workspace::cargo())
-            .args(["build", "-p", &package, "--bin", SERVER_BIN])
+            .args(["test", "--workspace", "--no-run"])
             .current_dir(&ws.root),
         &ws.root,
     )?;
