@@ -1,0 +1,26 @@
+//! The message encodings the server uses, public for benchmarks and tools.
+
+use townlet_protocol::{ServerMessage, Source, to_json, unix_ms_now};
+use townlet_recording::LiveEpisode;
+
+/// The `episode` JSON of a recorded or live episode, as the server sends it (made once
+/// per episode and shared by every client).
+pub fn episode_json(episode: &LiveEpisode, source: Source, checkpoint_episode: Option<u64>) -> String {
+    to_json(&crate::convert::episode(
+        episode,
+        source,
+        checkpoint_episode,
+        unix_ms_now(),
+    ))
+}
+
+/// The `episode_summary` JSON pushed to every client.
+pub fn summary_json(episode: &LiveEpisode, source: Source) -> String {
+    to_json(&crate::convert::summary(episode, source, None, unix_ms_now()))
+}
+
+/// The `episode` message as a value (tests compare it field by field with the stored
+/// episode, D22).
+pub fn episode_message(episode: &LiveEpisode, source: Source) -> ServerMessage {
+    crate::convert::episode(episode, source, None, unix_ms_now())
+}

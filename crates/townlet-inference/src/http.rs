@@ -1,0 +1,291 @@
+//! HTTP routes (streaming.md §5): `/ws`, `/healthz`, `/api/*`, `/metrics`, static `/`.
+
+use crate::hub::Hub;
+use crate::replay;
+use crate::session;
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use townlet_protocol::{self as proto, ErrorCode, ProtocolError};
+use warp::Filter;
+use warp::http::StatusCode;
+use warp::reply::{self, Reply, Response};
+
+fn with_hub(
+    hub: Arc<Hub>,
+) -> impl Filter<Extract = (Arc<Hub>,), Error = std::convert::Infallible> + Clone {
+    warp::any().map(move || Arc::clone(&hub))
+}
+
+fn error_reply(e: &ProtocolError) -> Response {
+    let status = match e.code {
+        ErrorCode::UnknownEpisode => StatusCode::NOT_FOUND,
+        ErrorCode::NotAvailable => StatusCode::NOT_FOUND,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    reply::with_status(
+        reply::json(&json!({"code": e.code, "message": e.message})),
+        status,
+    )
+    .into_response()
+}
+
+fn json_text(text: String) -> Response {
+    reply::with_header(text, "content-type", "application/json").into_response()
+}
+
+/// Every route, ready for `warp::serve`.
+pub(crate) fn routes(
+    hub: Arc<Hub>,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    let transport_limit = hub.opts.max_frame.saturating_mul(4);
+    let ws = warp::path("ws")
+        .and(warp::path::end())
+        .and(warp::ws())
+        .and(with_hub(Arc::clone(&hub)))
+        .map(move |ws: warp::ws::Ws, hub: Arc<Hub>| {
+            // Frames up to 4× the limit reach the session, which answers `error` and
+            // closes with 1009 (D35); beyond that the WebSocket layer cuts them off.
+            ws.max_message_size(transport_limit)
+                .max_frame_size(transport_limit)
+                .on_upgrade(move |socket| session::run(hub, socket))
+                .into_response()
+        });
+
+    let healthz = warp::path("healthz")
+        .and(warp::path::end())
+        .map(|| "ok\n".into_response());
+
+    let status = warp::path!("api" / "status")
+        .and(with_hub(Arc::clone(&hub)))
+        .map(|hub: Arc<Hub>| reply::json(&status_json(&hub)).into_response());
+
+    let episodes = warp::path!("api" / "episodes")
+        .and(warp::query::<HashMap<String, String>>())
+        .and(with_hub(Arc::clone(&hub)))
+        .then(|q: HashMap<String, String>, hub: Arc<Hub>| async move {
+            let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+                None => 1000,
+                Some(Ok(l)) if (1..=100_000).contains(&l) => l,
+                Some(_) => {
+                    return error_reply(&ProtocolError::new(
+                        ErrorCode::InvalidValue,
+                        "limit must be an integer in 1..=100000",
+                    ));
+                }
+            };
+            match replay::episodes(hub.run_dir.as_deref(), limit).await {
+                Ok(rows) => reply::json(&rows).into_response(),
+                Err(e) => error_reply(&e),
+            }
+        });
+
+    let recordings = warp::path!("api" / "recordings")
+        .and(warp::query::<HashMap<String, String>>())
+        .and(with_hub(Arc::clone(&hub)))
+        .then(|q: HashMap<String, String>, hub: Arc<Hub>| async move {
+            let filters = match recording_filters(&q) {
+                Ok(f) => f,
+                Err(e) => return error_reply(&e),
+            };
+            match replay::list(hub.run_dir.as_deref(), filters).await {
+                Ok(list) => reply::json(&list).into_response(),
+                Err(e) => error_reply(&e),
+            }
+        });
+
+    let recording = warp::path!("api" / "recordings" / u64)
+        .and(with_hub(Arc::clone(&hub)))
+        .then(|id: u64, hub: Arc<Hub>| async move {
+            match replay::load(hub.run_dir.as_deref(), id).await {
+                Ok(ep) => {
+                    let entry = crate::hub::Entry::new(ep, proto::Source::Replay, None, false);
+                    json_text(entry.json().to_string())
+                }
+                Err(e) => error_reply(&e),
+            }
+        });
+
+    let metrics = warp::path("metrics")
+        .and(warp::path::end())
+        .and(with_hub(Arc::clone(&hub)))
+        .map(|hub: Arc<Hub>| {
+            reply::with_header(
+                metrics_text(&hub),
+                "content-type",
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+            .into_response()
+        });
+
+    let api = ws
+        .or(healthz)
+        .unify()
+        .or(status)
+        .unify()
+        .or(episodes)
+        .unify()
+        .or(recordings)
+        .unify()
+        .or(recording)
+        .unify()
+        .or(metrics)
+        .unify();
+    api.or(static_files(hub.opts.static_dir.clone()))
+        .unify()
+        .boxed()
+}
+
+/// The built frontend, with `index.html` for unknown paths (client-side routes); when
+/// it is not built, `/` says how to build it.
+fn static_files(
+    dir: Option<PathBuf>,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    let built = dir.filter(|d| d.join("index.html").is_file());
+    let missing = warp::get()
+        .and(warp::path::end())
+        .map(|| {
+            reply::with_status(reply::html(NOT_BUILT), StatusCode::SERVICE_UNAVAILABLE)
+                .into_response()
+        })
+        .boxed();
+    match built {
+        Some(dir) => {
+            let index = dir.join("index.html");
+            warp::fs::dir(dir)
+                .map(Reply::into_response)
+                .or(warp::get()
+                    .and(warp::fs::file(index))
+                    .map(Reply::into_response))
+                .unify()
+                .boxed()
+        }
+        None => missing,
+    }
+}
+
+const NOT_BUILT: &str = "<!doctype html>
+<html><head><meta charset=\"utf-8\"><title>Townlet: frontend not built</title></head>
+<body style=\"font-family: sans-serif; max-width: 40em; margin: 3em auto\">
+<h1>Townlet server is running</h1>
+<p>The viewer (the frontend) has not been built, so there is nothing to show here yet.
+Build it once, then reload this page:</p>
+<pre>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</pre>
+<p>(or point the server at a built copy with <code>--static DIR</code>).</p>
+<p>Meanwhile the WebSocket at <code>/ws</code> and the JSON API at
+<a href=\"/api/status\"><code>/api/status</code></a> work.</p>
+</body></html>
+";
+
+fn recording_filters(q: &HashMap<String, String>) -> Result<proto::RecordingFilters, ProtocolError> {
+    fn num<T: std::str::FromStr>(
+        q: &HashMap<String, String>,
+        key: &str,
+    ) -> Result<Option<T>, ProtocolError> {
+        q.get(key)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ProtocolError::new(ErrorCode::InvalidValue, format!("{key}: not a number: {v:?}"))
+                })
+            })
+            .transpose()
+    }
+    let end_reason = match q.get("end_reason") {
+        None => None,
+        Some(v) => Some(
+            serde_json::from_value(serde_json::Value::String(v.clone())).map_err(|_| {
+                ProtocolError::new(
+                    ErrorCode::InvalidValue,
+                    format!("end_reason: unknown value {v:?}"),
+                )
+            })?,
+        ),
+    };
+    let min_reward: Option<f64> = num(q, "min_reward")?;
+    let max_reward: Option<f64> = num(q, "max_reward")?;
+    if min_reward.is_some_and(|r| !r.is_finite()) || max_reward.is_some_and(|r| !r.is_finite()) {
+        return Err(ProtocolError::new(
+            ErrorCode::InvalidValue,
+            "reward bounds must be finite",
+        ));
+    }
+    let filters = proto::RecordingFilters {
+        stage: num(q, "stage")?,
+        reason: q.get("reason").cloned(),
+        end_reason,
+        min_reward,
+        max_reward,
+        limit: num(q, "limit")?,
+    };
+    filters.validate()?;
+    Ok(filters)
+}
+
+fn mode_name(mode: proto::Mode) -> &'static str {
+    match mode {
+        proto::Mode::Live => "live",
+        proto::Mode::Checkpoint => "checkpoint",
+    }
+}
+
+fn callback_failures(hub: &Hub) -> u64 {
+    hub.live.as_ref().map_or(0, |(c, _)| c.callback_failures())
+}
+
+pub(crate) fn status_json(hub: &Hub) -> serde_json::Value {
+    let totals = hub.totals();
+    let c = &hub.counters;
+    json!({
+        "mode": mode_name(hub.mode),
+        "config": hub.world.pack,
+        "episodes_trained": totals.episodes_trained,
+        "steps_trained": totals.steps_trained,
+        "episodes_streamed": totals.episodes_streamed,
+        "dropped": totals.dropped,
+        "callback_failures": callback_failures(hub),
+        "clients": hub.client_count(),
+        "uptime_s": hub.started.elapsed().as_secs(),
+        "queue_len": hub.queue_len(),
+        "skipped": c.skipped.load(Ordering::Relaxed),
+        "clients_timed_out": c.clients_timed_out.load(Ordering::Relaxed),
+        "clients_refused": c.clients_refused.load(Ordering::Relaxed),
+        "model": hub.model(),
+        "run_dir": hub.run_dir.as_ref().map(|d| d.display().to_string()),
+        "protocol_version": proto::PROTOCOL_VERSION,
+    })
+}
+
+pub(crate) fn metrics_text(hub: &Hub) -> String {
+    use std::fmt::Write;
+    let totals = hub.totals();
+    let c = &hub.counters;
+    let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
+        let _ = writeln!(out, "# HELP townlet_{name} {help}");
+        let _ = writeln!(out, "# TYPE townlet_{name} {kind}");
+        let _ = writeln!(out, "townlet_{name} {value}");
+    };
+    metric("episodes_trained_total", "counter", "Episodes finished by the trainer (live) or played by the server (checkpoint).", totals.episodes_trained as f64);
+    metric("steps_trained_total", "counter", "Env steps in those episodes.", totals.steps_trained as f64);
+    metric("episodes_streamed_total", "counter", "Episodes that reached the server.", totals.episodes_streamed as f64);
+    metric("live_dropped_total", "counter", "Episodes the live queue dropped because it was full.", totals.dropped as f64);
+    metric("callback_failures_total", "counter", "Live-stream callback failures.", callback_failures(hub) as f64);
+    metric("live_queue_length", "gauge", "Episodes waiting in the live queue.", f64::from(hub.queue_len()));
+    metric("clients", "gauge", "Connected WebSocket clients.", hub.client_count() as f64);
+    metric("clients_connected_total", "counter", "WebSocket clients accepted since start.", l(&c.clients_total) as f64);
+    metric("clients_refused_total", "counter", "WebSocket clients refused (server full).", l(&c.clients_refused) as f64);
+    metric("clients_timed_out_total", "counter", "Clients dropped because they stopped reading.", l(&c.clients_timed_out) as f64);
+    metric("summaries_sent_total", "counter", "episode_summary messages queued to clients.", l(&c.summaries_sent) as f64);
+    metric("episodes_sent_total", "counter", "Full episode messages queued to clients.", l(&c.episodes_sent) as f64);
+    metric("client_skipped_total", "counter", "Episodes skipped by slow or live-following clients.", l(&c.skipped) as f64);
+    metric("bad_requests_total", "counter", "Client messages answered with an error.", l(&c.bad_requests) as f64);
+    metric("checkpoint_errors_total", "counter", "Checkpoints that failed to load.", l(&c.checkpoint_errors) as f64);
+    metric("models_loaded_total", "counter", "Checkpoints loaded.", l(&c.models_loaded) as f64);
+    metric("steps_per_second", "gauge", "Env steps per second over the last stats interval.", hub.steps_rate());
+    metric("uptime_seconds", "gauge", "Seconds since the server started.", hub.started.elapsed().as_secs_f64());
+    out
+}

@@ -1,0 +1,43 @@
+//! The Townlet viewer server (streaming.md §4–§5, decisions D17–D22, D34–D36): episodes
+//! from a trainer in the same process (**live**), from a saved model (**checkpoint**)
+//! or from a run's recordings (**replay**, per viewer) to browsers and scripts, over one
+//! WebSocket (`/ws`, protocol in `docs/protocol.md`) and a small HTTP API.
+//!
+//! ```no_run
+//! # async fn demo(pack: townlet_config::Pack) -> Result<(), townlet_inference::ServerError> {
+//! use townlet_inference::{LiveSource, Mode, ServerOptions, WorldInfo, bind, serve};
+//!
+//! let opts = ServerOptions::default(); // 127.0.0.1:8766
+//! let listener = bind(&opts).await?; // a taken port is an error here, before training
+//! let (sender, source) = LiveSource::channel(townlet_inference::LIVE_QUEUE_CAPACITY);
+//! let callback = sender.into_callback(); // hand to EpisodeRecorder::new
+//! # drop(callback);
+//! let world = WorldInfo::from_pack(&pack)?;
+//! serve(listener, Mode::Live(source), world, None, opts, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await
+//! # }
+//! ```
+
+mod checkpoint;
+mod convert;
+mod error;
+mod http;
+mod hub;
+mod live;
+mod options;
+mod queue;
+mod replay;
+mod server;
+mod session;
+mod world;
+
+pub mod encode;
+
+pub use checkpoint::CheckpointSource;
+pub use error::ServerError;
+pub use live::{LIVE_QUEUE_CAPACITY, LiveCounters, LiveSender, LiveSource};
+pub use options::{DEFAULT_PORT, ServerOptions, bind};
+pub use server::{Mode, serve};
+pub use world::WorldInfo;

@@ -1,0 +1,146 @@
+//! The live source: the flume channel from the trainer (streaming.md §1) and the counters
+//! the trainer side sets.
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use townlet_recording::{CountersHandle, LiveEpisode, LiveStreamCallback};
+
+/// Capacity of the live channel (streaming.md §1: `flume::bounded(10)`).
+pub const LIVE_QUEUE_CAPACITY: usize = 10;
+
+/// Counters shared between the trainer side and the server (all relaxed atomics).
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    /// Episodes offered to the live stream (sent or dropped).
+    pub episodes_offered: AtomicU64,
+    /// Env steps of those episodes.
+    pub steps_offered: AtomicU64,
+    /// Episodes dropped because the channel was full (training never waits).
+    pub dropped: AtomicU64,
+    /// Callback failures counted by the trainer side (added to the recorder's own).
+    pub callback_failures: AtomicU64,
+    recorder: OnceLock<CountersHandle>,
+}
+
+impl LiveCounters {
+    /// Lets `/api/status` and `/metrics` report the recorder's counters too (episodes
+    /// finished, callback panics caught by the recorder). Set once; later calls are
+    /// ignored.
+    pub fn attach_recorder(&self, handle: CountersHandle) {
+        let _ = self.recorder.set(handle);
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn callback_failures(&self) -> u64 {
+        self.callback_failures.load(Ordering::Relaxed)
+            + self
+                .recorder
+                .get()
+                .map_or(0, |r| r.snapshot().callback_failures)
+    }
+
+    /// Episodes the trainer finished in this process.
+    pub fn episodes_finished(&self) -> u64 {
+        let offered = self.episodes_offered.load(Ordering::Relaxed);
+        self.recorder
+            .get()
+            .map_or(offered, |r| r.snapshot().episodes_finished.max(offered))
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.steps_offered.load(Ordering::Relaxed)
+    }
+}
+
+/// The trainer's end of the live channel. `offer` never blocks (streaming.md §1).
+#[derive(Debug, Clone)]
+pub struct LiveSender {
+    tx: flume::Sender<Arc<LiveEpisode>>,
+    counters: Arc<LiveCounters>,
+}
+
+impl LiveSender {
+    /// `try_send`; on a full (or closed) channel the episode is dropped and counted.
+    /// Returns whether it was queued.
+    pub fn offer(&self, episode: Arc<LiveEpisode>) -> bool {
+        self.counters
+            .episodes_offered
+            .fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .steps_offered
+            .fetch_add(episode.len() as u64, Ordering::Relaxed);
+        match self.tx.try_send(episode) {
+            Ok(()) => true,
+            Err(e) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    episode = e.into_inner().episode_id,
+                    "live queue full: episode dropped from the live view"
+                );
+                false
+            }
+        }
+    }
+
+    /// The recorder's live-stream callback (`EpisodeRecorder::new(.., Some(cb))`).
+    pub fn into_callback(self) -> LiveStreamCallback {
+        Box::new(move |episode| {
+            self.offer(episode);
+        })
+    }
+
+    pub fn counters(&self) -> &Arc<LiveCounters> {
+        &self.counters
+    }
+}
+
+/// The server's end: the receiver plus the shared counters.
+#[derive(Debug, Clone)]
+pub struct LiveSource {
+    pub rx: flume::Receiver<Arc<LiveEpisode>>,
+    pub counters: Arc<LiveCounters>,
+}
+
+impl LiveSource {
+    /// A bounded channel of `capacity` episodes (use [`LIVE_QUEUE_CAPACITY`]).
+    pub fn channel(capacity: usize) -> (LiveSender, LiveSource) {
+        let (tx, rx) = flume::bounded(capacity.max(1));
+        let counters = Arc::new(LiveCounters::default());
+        (
+            LiveSender {
+                tx,
+                counters: Arc::clone(&counters),
+            },
+            LiveSource { rx, counters },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offer_drops_and_counts_when_full() {
+        let (tx, rx) = LiveSource::channel(2);
+        let ep = Arc::new(LiveEpisode {
+            episode_id: 0,
+            agent_id: 0,
+            metadata: Default::default(),
+            layout: vec![],
+            start: Default::default(),
+            steps: Default::default(),
+            finished_at: 0,
+        });
+        assert!(tx.offer(Arc::clone(&ep)));
+        assert!(tx.offer(Arc::clone(&ep)));
+        assert!(!tx.offer(ep));
+        assert_eq!(rx.counters.dropped(), 1);
+        assert_eq!(rx.counters.episodes_finished(), 3);
+        assert_eq!(rx.rx.len(), 2);
+    }
+}

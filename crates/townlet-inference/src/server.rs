@@ -1,0 +1,149 @@
+//! `serve`: runs the sources, the stats ticker and the HTTP/WebSocket server until the
+//! shutdown future resolves, then sends every client a close frame.
+
+use crate::checkpoint::{self, CheckpointSource};
+use crate::convert;
+use crate::error::ServerError;
+use crate::hub::{Entry, Hub};
+use crate::live::LiveSource;
+use crate::options::ServerOptions;
+use crate::world::WorldInfo;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use townlet_protocol::{self as proto, Source};
+
+/// Where episodes come from.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// A trainer in the same process (the unified server).
+    Live(LiveSource),
+    /// A saved model playing (standalone inference).
+    Checkpoint(CheckpointSource),
+}
+
+/// Serves until `shutdown` resolves. `listener` comes from [`crate::bind`]; `run_dir` (the
+/// run folder holding `metrics.db` and `recordings/`) enables replay, `/api/episodes`
+/// and `/api/recordings`. On shutdown every WebSocket client gets a close frame (1001)
+/// and the checkpoint thread is stopped before this returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    mode: Mode,
+    world: WorldInfo,
+    run_dir: Option<PathBuf>,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (proto_mode, live, ckpt) = match mode {
+        Mode::Live(src) => (
+            proto::Mode::Live,
+            Some((src.counters.clone(), src.rx.clone())),
+            None,
+        ),
+        Mode::Checkpoint(src) => (proto::Mode::Checkpoint, None, Some(src)),
+    };
+    let greedy = ckpt.as_ref().is_some_and(|c| c.greedy);
+    let grace = opts.shutdown_grace;
+    let stats_interval = opts.stats_interval;
+    let hub = Arc::new(Hub::new(
+        proto_mode,
+        world,
+        opts,
+        run_dir,
+        greedy,
+        live.clone(),
+        stop_rx.clone(),
+    ));
+
+    let mut tasks = Vec::new();
+    if let Some((_, rx)) = live {
+        // Charts of a resumed run start full: the newest rows of the run's database.
+        if let Ok(rows) =
+            crate::replay::episodes(hub.run_dir.as_deref(), proto::HISTORY_LEN as usize).await
+        {
+            hub.preload_history(
+                rows.iter()
+                    .map(|r| convert::history_point(r.episode_id, &r.metadata))
+                    .collect(),
+            );
+        }
+        let hub = Arc::clone(&hub);
+        let mut stop = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    received = rx.recv_async() => match received {
+                        Ok(ep) => hub.ingest(Entry::new(ep, Source::Training, None, false)),
+                        // The trainer finished: keep serving what we have.
+                        Err(_) => break,
+                    },
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
+    let worker = match ckpt {
+        Some(src) => Some(checkpoint::start(Arc::clone(&hub), src)?),
+        None => None,
+    };
+
+    {
+        let hub = Arc::clone(&hub);
+        let mut stop = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(stats_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last = (Instant::now(), hub.trained().1);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => break,
+                }
+                let steps = hub.trained().1;
+                let dt = last.0.elapsed().as_secs_f64();
+                if dt > 0.0 {
+                    hub.set_steps_rate(steps.saturating_sub(last.1) as f64 / dt);
+                }
+                last = (Instant::now(), steps);
+                hub.push_stats();
+            }
+        }));
+    }
+
+    let routes = crate::http::routes(Arc::clone(&hub));
+    let mut http_stop = stop_rx.clone();
+    let http = tokio::spawn(
+        warp::serve(routes)
+            .incoming(listener)
+            .graceful(async move {
+                let _ = http_stop.changed().await;
+            })
+            .run(),
+    );
+    if let Ok(addr) = hub.opts.addr() {
+        tracing::debug!(%addr, "serving");
+    }
+
+    shutdown.await;
+    tracing::info!("shutting down: closing client connections");
+    stop_tx.send_replace(true);
+    hub.close_all(1001, "server shutting down");
+    // Sessions send their close frame and end; wait for them (bounded).
+    let deadline = Instant::now() + grace + Duration::from_secs(1);
+    while hub.client_count() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    if let Some(w) = worker {
+        let _ = tokio::task::spawn_blocking(move || w.stop()).await;
+    }
+    if tokio::time::timeout(grace, http).await.is_err() {
+        tracing::debug!("HTTP connections still open at shutdown");
+    }
+    Ok(())
+}

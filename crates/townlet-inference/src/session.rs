@@ -1,0 +1,472 @@
+//! One WebSocket client: its session (delivery, speed, filter, policy), its writer task
+//! and its liveness checks (D17–D19, D34, D35). Nothing here can block another client.
+
+use crate::convert;
+use crate::hub::{ClientHandle, Entry, Hub};
+use crate::queue::{Kind, Out};
+use crate::replay;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::time::Instant;
+use townlet_protocol::{
+    self as proto, ClientMessage, Delivery, ErrorCode, Filter, Order, ProtocolError,
+    ServerMessage, Source, Speed, parse_client_message, to_json, unix_ms_now,
+};
+use warp::ws::{Message, WebSocket};
+
+/// Close codes.
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_TRY_LATER: u16 = 1013;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    ClientGone,
+    TimedOut,
+    Shutdown,
+    FrameTooLarge,
+}
+
+/// A server-paced episode being sent step by step.
+struct Playing {
+    entry: Arc<Entry>,
+    index: usize,
+}
+
+struct Session {
+    hub: Arc<Hub>,
+    client: Arc<ClientHandle>,
+    delivery: Delivery,
+    speed: Speed,
+    filter: Filter,
+    greedy: bool,
+    paused: bool,
+    /// The last episode delivered (whole or as steps).
+    current: Option<Arc<Entry>>,
+    playing: Option<Playing>,
+    next_step_at: Instant,
+    /// A `next` waiting for an episode that has not arrived yet.
+    pending: Option<(Option<u64>, Order)>,
+}
+
+/// Refuses a connection when the server is full, else runs the session to its end.
+pub(crate) async fn run(hub: Arc<Hub>, ws: WebSocket) {
+    let Some((id, client)) = hub.register() else {
+        hub.counters.clients_refused.fetch_add(1, Ordering::Relaxed);
+        refuse(ws, hub.opts.max_clients).await;
+        return;
+    };
+    let (mut sink, mut stream) = ws.split();
+    let write_timeout = hub.opts.client_timeout;
+    let writer_client = Arc::clone(&client);
+    let mut writer = tokio::spawn(async move {
+        loop {
+            let (msg, last) = match writer_client.queue.pop().await {
+                Out::Text(text, _) => (Message::text(&*text), false),
+                Out::Ping => (Message::ping(Vec::new()), false),
+                Out::Close(code, reason) => (Message::close_with(code, reason), true),
+            };
+            match tokio::time::timeout(write_timeout, sink.send(msg)).await {
+                Ok(Ok(())) if !last => {}
+                Ok(Ok(())) => return true,
+                // The client went away, or has not read for `client_timeout`.
+                Ok(Err(_)) => return true,
+                Err(_) => return false,
+            }
+        }
+    });
+
+    let mut s = Session {
+        delivery: Delivery::Episode,
+        speed: Speed::default(),
+        filter: Filter::All,
+        greedy: hub.default_greedy,
+        paused: false,
+        current: None,
+        playing: None,
+        next_step_at: Instant::now(),
+        pending: None,
+        hub: Arc::clone(&hub),
+        client: Arc::clone(&client),
+    };
+    s.greet();
+
+    let mut version = hub.version.subscribe();
+    let mut shutdown = hub.shutdown.clone();
+    let mut last_heard = Instant::now();
+    let mut ping = tokio::time::interval(hub.opts.ping_interval);
+    ping.tick().await;
+    let max_frame = hub.opts.max_frame;
+
+    let end = loop {
+        let stepping = s.playing.is_some() && !s.paused && s.delivery == Delivery::Steps;
+        let step_at = s.next_step_at;
+        tokio::select! {
+            inbound = stream.next() => {
+                last_heard = Instant::now();
+                match inbound {
+                    Some(Ok(msg)) => {
+                        if msg.is_close() {
+                            break End::ClientGone;
+                        }
+                        if msg.is_text() || msg.is_binary() {
+                            let bytes = msg.as_bytes();
+                            if bytes.len() > max_frame {
+                                s.error(&ProtocolError::new(
+                                    ErrorCode::FrameTooLarge,
+                                    format!("frame of {} bytes exceeds {max_frame} bytes", bytes.len()),
+                                ));
+                                break End::FrameTooLarge;
+                            }
+                            match msg.to_str() {
+                                Ok(text) if msg.is_text() => s.handle(text).await,
+                                _ => s.error(&ProtocolError::new(
+                                    ErrorCode::InvalidJson,
+                                    "binary frames are not accepted: send JSON text frames",
+                                )),
+                            }
+                        }
+                    }
+                    // Includes frames beyond the transport limit (closed with 1009 there).
+                    Some(Err(_)) | None => break End::ClientGone,
+                }
+            }
+            changed = version.changed(), if s.pending.is_some() => {
+                if changed.is_err() {
+                    break End::Shutdown;
+                }
+                s.retry_pending();
+            }
+            _ = tokio::time::sleep_until(step_at), if stepping => s.step_tick(),
+            _ = ping.tick() => {
+                if last_heard.elapsed() > hub.opts.client_timeout {
+                    break End::TimedOut;
+                }
+                client.queue.push_ping();
+            }
+            done = &mut writer => {
+                break match done {
+                    Ok(true) | Err(_) => End::ClientGone,
+                    Ok(false) => End::TimedOut,
+                };
+            }
+            _ = shutdown.changed() => break End::Shutdown,
+        }
+    };
+
+    match end {
+        End::Shutdown | End::FrameTooLarge => {
+            let (code, reason) = if end == End::Shutdown {
+                (CLOSE_GOING_AWAY, "server shutting down")
+            } else {
+                (CLOSE_TOO_BIG, "frame too large")
+            };
+            client.queue.close(code, reason);
+            if tokio::time::timeout(hub.opts.shutdown_grace, &mut writer)
+                .await
+                .is_err()
+            {
+                writer.abort();
+            }
+        }
+        End::TimedOut => {
+            hub.counters
+                .clients_timed_out
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(client = id, "client stopped reading; disconnected");
+            writer.abort();
+        }
+        End::ClientGone => writer.abort(),
+    }
+    hub.unregister(id);
+}
+
+/// The server is full: one `error`, then a close (D19).
+async fn refuse(mut ws: WebSocket, max: usize) {
+    let err = ProtocolError::new(
+        ErrorCode::TooManyClients,
+        format!("the server already has {max} viewers; try again later"),
+    );
+    let text = to_json(&err.to_server_message());
+    let send = async {
+        ws.send(Message::text(text)).await?;
+        ws.send(Message::close_with(CLOSE_TRY_LATER, "too many clients"))
+            .await?;
+        ws.close().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), send).await;
+}
+
+impl Session {
+    fn push(&self, msg: &ServerMessage) {
+        self.client
+            .queue
+            .push(Arc::from(to_json(msg)), Kind::Other);
+    }
+
+    fn error(&self, e: &ProtocolError) {
+        self.hub
+            .counters
+            .bad_requests
+            .fetch_add(1, Ordering::Relaxed);
+        self.push(&e.to_server_message());
+    }
+
+    fn policy(&self) -> Option<bool> {
+        (self.hub.mode == proto::Mode::Checkpoint).then_some(self.greedy)
+    }
+
+    fn session_info(&self) -> proto::SessionInfo {
+        proto::SessionInfo {
+            delivery: self.delivery,
+            speed: self.speed,
+            filter: self.filter,
+            greedy: self.greedy,
+        }
+    }
+
+    /// hello, stats with history, (model_loaded), the latest episode (D20, D34).
+    fn greet(&mut self) {
+        let hub = Arc::clone(&self.hub);
+        self.push(&ServerMessage::Hello(hub.world.hello(
+            hub.mode,
+            hub.totals(),
+            self.session_info(),
+        )));
+        self.push(&hub.stats(0, true));
+        if let Some(model) = hub.model_json() {
+            self.client.queue.push(model, Kind::Other);
+        }
+        self.next(None, Order::Latest);
+    }
+
+    /// Delivers the episode `next {after, order}` picks, or waits for one.
+    fn next(&mut self, after: Option<u64>, order: Order) {
+        self.pending = None;
+        let (picked, skipped) = self.hub.pick(after, order, self.filter, self.policy());
+        if skipped > 0 {
+            self.client.queue.add_skipped(skipped);
+            self.hub
+                .counters
+                .skipped
+                .fetch_add(skipped, Ordering::Relaxed);
+        }
+        match picked {
+            Some(entry) => self.deliver(entry),
+            None => {
+                self.pending = Some((after, order));
+                self.hub.request_episode(self.greedy);
+            }
+        }
+    }
+
+    fn retry_pending(&mut self) {
+        if let Some((after, order)) = self.pending {
+            self.next(after, order);
+        }
+    }
+
+    fn deliver(&mut self, entry: Arc<Entry>) {
+        self.current = Some(Arc::clone(&entry));
+        match self.delivery {
+            Delivery::Episode => {
+                self.playing = None;
+                self.hub
+                    .counters
+                    .episodes_sent
+                    .fetch_add(1, Ordering::Relaxed);
+                self.client.queue.push(entry.json(), Kind::Episode);
+            }
+            Delivery::Steps => self.start_steps(entry),
+        }
+    }
+
+    fn start_steps(&mut self, entry: Arc<Entry>) {
+        let ep = &entry.episode;
+        self.push(&ServerMessage::EpisodeStart(proto::EpisodeStart {
+            episode_id: ep.episode_id,
+            source: entry.source,
+            checkpoint_episode: entry.checkpoint_episode,
+            agent_id: ep.agent_id,
+            layout: convert::layout(ep),
+            start: convert::start(ep),
+            total_steps: ep.len() as u32,
+            finished_at: ep.finished_at,
+            sent_at: unix_ms_now(),
+        }));
+        self.playing = Some(Playing { entry, index: 0 });
+        self.next_step_at = Instant::now() + self.step_interval();
+    }
+
+    fn step_interval(&self) -> Duration {
+        match self.speed.steps_per_second() {
+            Some(sps) if sps > 0.0 => Duration::from_secs_f64(1.0 / sps),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Paced delivery: one step when due, unless this client's queue is backed up (then
+    /// the pace slows to what the client reads).
+    fn step_tick(&mut self) {
+        let queue = &self.client.queue;
+        if queue.len() > queue.capacity() / 2 {
+            self.next_step_at = Instant::now() + Duration::from_millis(20);
+            return;
+        }
+        self.send_step();
+        self.next_step_at = Instant::now() + self.step_interval();
+    }
+
+    /// Sends the next step, or `episode_end` and moves on to the next episode.
+    fn send_step(&mut self) {
+        let Some(playing) = self.playing.as_mut() else {
+            return;
+        };
+        let ep = Arc::clone(&playing.entry.episode);
+        match ep.step(playing.index) {
+            Some(step) => {
+                let msg = ServerMessage::Step(proto::StepMessage {
+                    episode_id: ep.episode_id,
+                    index: playing.index as u32,
+                    row: convert::step_row(step),
+                });
+                playing.index += 1;
+                self.push(&msg);
+            }
+            None => {
+                let source = playing.entry.source;
+                self.playing = None;
+                self.push(&ServerMessage::EpisodeEnd(proto::EpisodeEnd {
+                    episode_id: ep.episode_id,
+                    source,
+                    metadata: convert::metadata(&ep.metadata),
+                    sent_at: unix_ms_now(),
+                }));
+                let after = if source == Source::Replay {
+                    None
+                } else {
+                    Some(ep.episode_id)
+                };
+                self.next(after, Order::Latest);
+            }
+        }
+    }
+
+    async fn handle(&mut self, text: &str) {
+        let msg = match parse_client_message(text) {
+            Ok(m) => m,
+            Err(e) => return self.error(&e),
+        };
+        let request = msg.type_name();
+        if let Err(e) = self.command(msg).await {
+            let e = ProtocolError {
+                request: Some(request.to_owned()),
+                ..e
+            };
+            self.error(&e);
+        }
+    }
+
+    async fn command(&mut self, msg: ClientMessage) -> Result<(), ProtocolError> {
+        let not_paced = |what: &str| {
+            ProtocolError::new(
+                ErrorCode::NotAvailable,
+                format!("{what} applies to server-paced delivery (subscribe with delivery \"steps\") while an episode is being sent"),
+            )
+        };
+        match msg {
+            ClientMessage::Subscribe {
+                delivery,
+                speed,
+                filter,
+            } => {
+                let was = self.delivery;
+                self.delivery = delivery;
+                self.speed = speed;
+                self.filter = filter;
+                if was != delivery
+                    && let Some(entry) = self.current.clone()
+                {
+                    self.deliver(entry);
+                }
+            }
+            ClientMessage::Next { after, order } => self.next(after, order),
+            ClientMessage::GetEpisode { id } => {
+                let entry = match self.hub.get(id) {
+                    Some(e) => e,
+                    None => self.recorded(id).await?,
+                };
+                self.pending = None;
+                self.deliver(entry);
+            }
+            ClientMessage::LoadReplay { episode_id } => {
+                let entry = self.recorded(episode_id).await?;
+                self.pending = None;
+                self.deliver(entry);
+            }
+            ClientMessage::SetSpeed { speed } => {
+                self.speed = speed;
+                self.next_step_at = Instant::now() + self.step_interval();
+            }
+            ClientMessage::Pause => self.paused = true,
+            ClientMessage::Resume => {
+                self.paused = false;
+                self.next_step_at = Instant::now() + self.step_interval();
+            }
+            ClientMessage::Step => {
+                if self.delivery != Delivery::Steps || self.playing.is_none() {
+                    return Err(not_paced("step"));
+                }
+                self.send_step();
+                self.next_step_at = Instant::now() + self.step_interval();
+            }
+            ClientMessage::JumpLive => self.next(None, Order::Latest),
+            ClientMessage::SetFilter { filter } => self.filter = filter,
+            ClientMessage::SetPolicy { greedy } => {
+                if self.hub.mode != proto::Mode::Checkpoint {
+                    return Err(ProtocolError::new(
+                        ErrorCode::NotAvailable,
+                        "set_policy applies in checkpoint mode only",
+                    ));
+                }
+                self.greedy = greedy;
+            }
+            ClientMessage::ListRecordings { filters } => {
+                let list = replay::list(self.hub.run_dir.as_deref(), filters).await?;
+                self.push(&ServerMessage::Recordings(list));
+            }
+            ClientMessage::Seek { index } => {
+                let Some(playing) = self.playing.as_mut().filter(|_| self.delivery == Delivery::Steps)
+                else {
+                    return Err(not_paced("seek"));
+                };
+                let len = playing.entry.episode.len();
+                if index as usize >= len {
+                    return Err(ProtocolError::new(
+                        ErrorCode::SeekOutOfRange,
+                        format!("index {index} is past the episode's {len} steps (0..{len})"),
+                    ));
+                }
+                playing.index = index as usize;
+                self.next_step_at = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    async fn recorded(&self, id: u64) -> Result<Arc<Entry>, ProtocolError> {
+        let ep = replay::load(self.hub.run_dir.as_deref(), id)
+            .await
+            .map_err(|e| match e.code {
+                // No run folder: to the client this episode simply does not exist.
+                ErrorCode::NotAvailable => ProtocolError::new(
+                    ErrorCode::UnknownEpisode,
+                    format!("episode {id} is not among the recent episodes and there are no recordings"),
+                ),
+                _ => e,
+            })?;
+        Ok(Arc::new(Entry::new(ep, Source::Replay, None, false)))
+    }
+}
