@@ -2,13 +2,16 @@
 
 use crate::curriculum::{Curriculum, StageTransition};
 use crate::device::TrainDevice;
+use crate::drqn::RecurrentLearner;
 use crate::exploration::{decay_epsilon, masked_entropy, select_action};
 use crate::intrinsic::AdaptiveIntrinsic;
 use crate::learner::{DqnLearner, LearnerSettings, UpdateStats};
 use crate::qnet::SimpleQNetwork;
+use crate::recurrent::{ObsSlices, RecurrentQNetwork, STATE_LEN};
 use crate::replay::{Batch, ReplayBuffer};
 use crate::rnd::{Rnd, RndNet};
 use crate::rng::{RngState, STREAM_ACTION, STREAM_INIT, STREAM_REPLAY, stream};
+use crate::sequence::{EpisodeBuilder, SeqBatch, SequenceBuffer};
 use burn::prelude::*;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -21,8 +24,6 @@ pub static INIT_LOCK: Mutex<()> = Mutex::new(());
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
-    #[error("the recurrent network is not available for this agent; use --network simple")]
-    RecurrentUnsupported,
     #[error("checkpoint: {0}")]
     Checkpoint(String),
     #[error("{0}")]
@@ -68,12 +69,47 @@ pub struct LossSummary {
     pub grad_norm_mean: Option<f32>,
 }
 
+/// The feed-forward learner with its uniform replay (training.md §3, §6.1).
+pub(crate) struct SimpleModel {
+    pub(crate) learner: DqnLearner,
+    pub(crate) buffer: ReplayBuffer,
+    batch: Batch,
+}
+
+/// The recurrent learner with its episode-sequence replay (training.md §5, §6.2), the
+/// acting state carried between `act` calls, and the episodes being recorded.
+pub(crate) struct RecurrentModel {
+    pub(crate) learner: RecurrentLearner,
+    pub(crate) buffer: SequenceBuffer,
+    batch: SeqBatch,
+    burn_in: usize,
+    /// `[N, 512]`: the state after the last `act` (zeros after `begin_episode`).
+    state: Vec<f32>,
+    /// `[N, 512]`: the state the last `act` started from, stored with the step.
+    pre_state: Vec<f32>,
+    building: Vec<EpisodeBuilder>,
+    pub(crate) slices: ObsSlices,
+}
+
+/// Which Q-network the agent trains; chosen by `population.network_type`.
+pub(crate) enum QModel {
+    Simple(SimpleModel),
+    Recurrent(Box<RecurrentModel>),
+}
+
+impl QModel {
+    pub(crate) fn network_name(&self) -> &'static str {
+        match self {
+            QModel::Simple(_) => "simple",
+            QModel::Recurrent(_) => "recurrent",
+        }
+    }
+}
+
 pub struct DqnAgent {
     pub(crate) device: TrainDevice,
-    pub(crate) learner: DqnLearner,
+    pub(crate) model: QModel,
     pub(crate) rnd: Rnd,
-    pub(crate) buffer: ReplayBuffer,
-    pub(crate) batch: Batch,
     pub(crate) epsilon: f64,
     pub(crate) intrinsic: AdaptiveIntrinsic,
     pub(crate) curricula: Vec<Curriculum>,
@@ -106,40 +142,104 @@ impl DqnAgent {
         device: DeviceKind,
         seed: u64,
     ) -> Result<Self, AgentError> {
-        if pack.population.network_type == NetworkType::Recurrent {
-            return Err(AgentError::RecurrentUnsupported);
-        }
         let device = TrainDevice::new(device);
         let ex = &pack.exploration;
         let tr = &pack.training;
+        let recurrent = pack.population.network_type == NetworkType::Recurrent;
+        let slices = if recurrent {
+            let s = ObsSlices::from_pack(pack).ok_or_else(|| {
+                AgentError::Shape(
+                    "the recurrent network needs environment.partial_observability: true"
+                        .to_string(),
+                )
+            })?;
+            if s.dim != obs_dim {
+                return Err(AgentError::Shape(format!(
+                    "observation has {obs_dim} values but the pack's layout gives {} \
+                     (window {}², position 2, meters {}, affordance {}, temporal 4)",
+                    s.dim,
+                    s.side,
+                    s.meters.len(),
+                    s.affordance.len()
+                )));
+            }
+            Some(s)
+        } else {
+            None
+        };
+        enum Online {
+            Simple(SimpleQNetwork),
+            Recurrent(RecurrentQNetwork, ObsSlices),
+        }
         let (online, fixed, predictor) = {
             let _guard = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
             let mut init = stream(seed, STREAM_INIT);
             device.base.seed(init.random::<u64>());
-            let online = SimpleQNetwork::new(obs_dim, action_dim, &device.ad);
-            let _ = online.clone().into_record();
+            // Online Q-net, RND fixed, RND predictor, each forced right away (training.md §11).
+            let online = match slices {
+                Some(s) => {
+                    let net = RecurrentQNetwork::new(&s, action_dim, &device.ad);
+                    let _ = net.clone().into_record();
+                    Online::Recurrent(net, s)
+                }
+                None => {
+                    let net = SimpleQNetwork::new(obs_dim, action_dim, &device.ad);
+                    let _ = net.clone().into_record();
+                    Online::Simple(net)
+                }
+            };
             let fixed = RndNet::new(obs_dim, ex.embed_dim, &device.base);
             let _ = fixed.clone().into_record();
             let predictor = RndNet::new(obs_dim, ex.embed_dim, &device.ad);
             let _ = predictor.clone().into_record();
             (online, fixed, predictor)
         };
-        let learner = DqnLearner::new(
-            online,
-            LearnerSettings {
-                gamma: pack.population.gamma as f32,
-                lr: pack.population.learning_rate,
-                max_grad_norm: tr.max_grad_norm as f32,
-                loss: tr.loss,
-                huber_delta: tr.huber_delta as f32,
-                double_dqn: tr.double_dqn,
-            },
-            tr.adam_epsilon,
-            obs_dim,
-            action_dim,
-            device.base.clone(),
-            device.ad.clone(),
-        );
+        let settings = LearnerSettings {
+            gamma: pack.population.gamma as f32,
+            lr: pack.population.learning_rate,
+            max_grad_norm: tr.max_grad_norm as f32,
+            loss: tr.loss,
+            huber_delta: tr.huber_delta as f32,
+            double_dqn: tr.double_dqn,
+        };
+        let n = pack.population.num_agents.max(1);
+        let model = match online {
+            Online::Recurrent(net, slices) => QModel::Recurrent(Box::new(RecurrentModel {
+                learner: RecurrentLearner::new(
+                    net,
+                    settings,
+                    tr.adam_epsilon,
+                    obs_dim,
+                    action_dim,
+                    device.base.clone(),
+                    device.ad.clone(),
+                ),
+                buffer: SequenceBuffer::new(
+                    pack.population.replay_buffer_capacity,
+                    obs_dim,
+                    tr.sequence_length,
+                ),
+                batch: SeqBatch::default(),
+                burn_in: tr.burn_in,
+                state: vec![0.0; n * STATE_LEN],
+                pre_state: vec![0.0; n * STATE_LEN],
+                building: vec![EpisodeBuilder::default(); n],
+                slices,
+            })),
+            Online::Simple(net) => QModel::Simple(SimpleModel {
+                learner: DqnLearner::new(
+                    net,
+                    settings,
+                    tr.adam_epsilon,
+                    obs_dim,
+                    action_dim,
+                    device.base.clone(),
+                    device.ad.clone(),
+                ),
+                buffer: ReplayBuffer::new(pack.population.replay_buffer_capacity, obs_dim),
+                batch: Batch::default(),
+            }),
+        };
         let rnd = Rnd::new(
             fixed,
             predictor,
@@ -150,12 +250,9 @@ impl DqnAgent {
             device.base.clone(),
             device.ad.clone(),
         );
-        let n = pack.population.num_agents.max(1);
         Ok(Self {
-            learner,
+            model,
             rnd,
-            buffer: ReplayBuffer::new(pack.population.replay_buffer_capacity, obs_dim),
-            batch: Batch::default(),
             epsilon: tr.epsilon_start,
             intrinsic: AdaptiveIntrinsic::new(ex),
             curricula: (0..n)
@@ -187,6 +284,14 @@ impl DqnAgent {
     pub fn begin_episode(&mut self) {
         self.entropy_sum.iter_mut().for_each(|v| *v = 0.0);
         self.entropy_n.iter_mut().for_each(|v| *v = 0);
+        if let QModel::Recurrent(m) = &mut self.model {
+            m.state.iter_mut().for_each(|v| *v = 0.0);
+            m.pre_state.iter_mut().for_each(|v| *v = 0.0);
+            // A step recorded without a matching end_episode (e.g. inference) is dropped.
+            m.building
+                .iter_mut()
+                .for_each(|b| *b = EpisodeBuilder::default());
+        }
     }
 
     /// Stages 1–4 of the per-step loop: Q forward on the policy snapshot, masked ε-greedy
@@ -206,7 +311,19 @@ impl DqnAgent {
         track: bool,
     ) -> Vec<ActDecision> {
         let a = self.action_dim;
-        let q = self.learner.q_values(obs);
+        let q = match &mut self.model {
+            QModel::Simple(m) => m.learner.q_values(obs),
+            QModel::Recurrent(m) => {
+                let rows = obs.len() / self.obs_dim;
+                // A caller with a different agent count gets a fresh zero state.
+                if m.state.len() != rows * STATE_LEN {
+                    m.state = vec![0.0; rows * STATE_LEN];
+                }
+                let (q, next) = m.learner.act_step(obs, &m.state);
+                m.pre_state = std::mem::replace(&mut m.state, next);
+                q
+            }
+        };
         let novelty = self.rnd.novelty(obs);
         let n = obs.len() / self.obs_dim;
         let mut out = Vec::with_capacity(n);
@@ -228,7 +345,9 @@ impl DqnAgent {
         out
     }
 
-    /// Stages 6–9: store transitions, feed RND, count the step, and train when due.
+    /// Stages 6–9: store transitions (feed-forward: into the replay buffer; recurrent:
+    /// into the running episode record, with the acting state before the step), feed RND,
+    /// count the step, and train when due.
     pub fn observe(
         &mut self,
         fb: StepFeedback<'_>,
@@ -240,42 +359,98 @@ impl DqnAgent {
                 continue;
             }
             let o = &fb.obs[i * d..(i + 1) * d];
-            self.buffer.push(
-                o,
-                dec.action,
-                fb.rewards[i],
-                dec.novelty,
-                &fb.next_obs[i * d..(i + 1) * d],
-                fb.terminal[i],
-            );
+            let next = &fb.next_obs[i * d..(i + 1) * d];
+            match &mut self.model {
+                QModel::Simple(m) => {
+                    m.buffer.push(
+                        o,
+                        dec.action,
+                        fb.rewards[i],
+                        dec.novelty,
+                        next,
+                        fb.terminal[i],
+                    );
+                }
+                QModel::Recurrent(m) => {
+                    let st = m
+                        .pre_state
+                        .get(i * STATE_LEN..(i + 1) * STATE_LEN)
+                        .unwrap_or(&[0.0; STATE_LEN]);
+                    if m.building.len() <= i {
+                        m.building.resize_with(i + 1, EpisodeBuilder::default);
+                    }
+                    m.building[i].push(
+                        o,
+                        dec.action,
+                        fb.rewards[i],
+                        dec.novelty,
+                        st,
+                        next,
+                        fb.terminal[i],
+                    );
+                }
+            }
             self.rnd.push_and_train(o);
         }
         self.total_steps += 1;
-        if self.total_steps % self.train_frequency == 0 && self.buffer.len() >= self.batch_size {
-            let w = self.intrinsic.weight as f32;
-            let mut batch = std::mem::take(&mut self.batch);
-            self.buffer
-                .sample_into(self.batch_size, w, &mut self.replay_rng, &mut batch);
-            let stats = self.learner.update(&batch);
-            self.batch = batch;
-            self.updates += 1;
-            if self.updates % self.target_update_frequency == 0 {
-                self.learner.sync_target();
-            }
-            self.ep_loss.0 += 1;
-            self.ep_loss.1 += f64::from(stats.loss);
-            self.ep_loss.2 += f64::from(stats.td_abs_mean);
-            self.ep_loss.3 += f64::from(stats.q_mean);
-            self.ep_loss.4 += f64::from(stats.grad_norm);
-            self.last_update = Some(stats);
-            return Some(stats);
+        if self.total_steps % self.train_frequency != 0 {
+            return None;
         }
-        None
+        let w = self.intrinsic.weight as f32;
+        let stats = match &mut self.model {
+            QModel::Simple(m) => {
+                if m.buffer.len() < self.batch_size {
+                    return None;
+                }
+                m.buffer
+                    .sample_into(self.batch_size, w, &mut self.replay_rng, &mut m.batch);
+                let stats = m.learner.update(&m.batch);
+                self.updates += 1;
+                if self.updates % self.target_update_frequency == 0 {
+                    m.learner.sync_target();
+                }
+                stats
+            }
+            QModel::Recurrent(m) => {
+                if !m.buffer.is_ready(self.batch_size) {
+                    return None;
+                }
+                m.buffer.sample_into(
+                    self.batch_size,
+                    m.burn_in,
+                    w,
+                    &mut self.replay_rng,
+                    &mut m.batch,
+                );
+                let stats = m.learner.update(&m.batch);
+                self.updates += 1;
+                if self.updates % self.target_update_frequency == 0 {
+                    m.learner.sync_target();
+                }
+                stats
+            }
+        };
+        self.ep_loss.0 += 1;
+        self.ep_loss.1 += f64::from(stats.loss);
+        self.ep_loss.2 += f64::from(stats.td_abs_mean);
+        self.ep_loss.3 += f64::from(stats.q_mean);
+        self.ep_loss.4 += f64::from(stats.grad_norm);
+        self.last_update = Some(stats);
+        Some(stats)
     }
 
-    /// End-of-episode updates (training.md §2.1 step 5): annealing, curriculum, ε decay.
-    /// All are skipped for an interrupted episode (D13, D31).
+    /// End-of-episode updates (training.md §2.1 step 5): the recurrent net stores the
+    /// finished episode records (also for an interrupted episode, which ends truncated:
+    /// D31), then annealing, curriculum, ε decay. Those three are skipped for an
+    /// interrupted episode (D13, D31).
     pub fn end_episode(&mut self, episode: u64, lengths: &[u32], interrupted: bool) -> EpisodeEnd {
+        if let QModel::Recurrent(m) = &mut self.model {
+            for b in &mut m.building {
+                if let Some(rec) = b.finish() {
+                    m.buffer.push(rec);
+                }
+            }
+        }
         let mut end = EpisodeEnd::default();
         let entropies: Vec<f64> = (0..self.num_agents)
             .map(|i| {
@@ -360,8 +535,37 @@ impl DqnAgent {
     pub fn last_rnd_loss(&self) -> Option<f32> {
         self.rnd.last_loss
     }
-    pub fn buffer(&self) -> &ReplayBuffer {
-        &self.buffer
+    /// The uniform replay buffer (feed-forward agents only).
+    pub fn buffer(&self) -> Option<&ReplayBuffer> {
+        match &self.model {
+            QModel::Simple(m) => Some(&m.buffer),
+            QModel::Recurrent(_) => None,
+        }
+    }
+    /// The episode-sequence buffer (recurrent agents only).
+    pub fn sequence_buffer(&self) -> Option<&SequenceBuffer> {
+        match &self.model {
+            QModel::Simple(_) => None,
+            QModel::Recurrent(m) => Some(&m.buffer),
+        }
+    }
+    /// `"simple"` or `"recurrent"` (as in training.yaml and the checkpoint header).
+    pub fn network_type(&self) -> &'static str {
+        self.model.network_name()
+    }
+    /// The observation cut points the recurrent net uses (recurrent agents only).
+    pub fn observation_slices(&self) -> Option<&ObsSlices> {
+        match &self.model {
+            QModel::Simple(_) => None,
+            QModel::Recurrent(m) => Some(&m.slices),
+        }
+    }
+    /// The carried acting state `[N, 512]` (cell then hidden per agent; recurrent only).
+    pub fn recurrent_state(&self) -> Option<&[f32]> {
+        match &self.model {
+            QModel::Simple(_) => None,
+            QModel::Recurrent(m) => Some(&m.state),
+        }
     }
     pub fn obs_dim(&self) -> usize {
         self.obs_dim
@@ -376,27 +580,31 @@ impl DqnAgent {
         RngState::capture(&self.action_rng)
     }
 
-    /// A stable hash of the online weights (for determinism tests and logs).
+    /// A stable hash of the online weights' values (for determinism tests and logs).
+    /// Only values count: burnpack bytes also hold parameter ids, which differ between
+    /// equal nets.
     pub fn weights_hash(&self) -> u64 {
-        let bytes = self
-            .learner
-            .online
-            .valid()
-            .into_record()
-            .into_bytes()
-            .map(|b| b.to_vec())
-            .unwrap_or_default();
-        fnv1a(&bytes)
+        let mut h = WeightHasher(0xcbf2_9ce4_8422_2325);
+        match &self.model {
+            QModel::Simple(m) => m.learner.online.visit(&mut h),
+            QModel::Recurrent(m) => m.learner.online.visit(&mut h),
+        }
+        h.0
     }
 }
 
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+struct WeightHasher(u64);
+
+impl burn::module::ModuleVisitor for WeightHasher {
+    fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+        let values = p.val().into_data().try_to_vec::<f32>().unwrap_or_default();
+        for v in values {
+            for b in v.to_le_bytes() {
+                self.0 ^= u64::from(b);
+                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
     }
-    h
 }
 
 impl DqnAgent {

@@ -2,14 +2,16 @@
 //! through `townlet-codec` (magic `TWCKP`). The agent writes its own blobs (`agent/…`);
 //! the runner adds its own (`runner/…`) without the agent knowing them.
 
-use crate::agent::DqnAgent;
+use crate::agent::{DqnAgent, QModel};
 use crate::curriculum::Curriculum;
 use crate::intrinsic::AdaptiveIntrinsic;
 use crate::learner::new_adam;
 use crate::qnet::SimpleQNetwork;
+use crate::recurrent::RecurrentQNetwork;
 use crate::replay::ReplayBuffer;
 use crate::rnd::RndNet;
 use crate::rng::RngState;
+use crate::sequence::SequenceBuffer;
 use burn::module::Module;
 use burn::optim::OptimizerRecord;
 use burn::store::ModuleRecord;
@@ -230,10 +232,8 @@ impl DqnAgent {
         h: &CheckpointHeader,
         pack_name: &str,
     ) -> Result<(), CheckpointError> {
-        if h.obs_dim != self.obs_dim
-            || h.action_dim != self.action_dim
-            || h.network_type != "simple"
-        {
+        let net = self.model.network_name();
+        if h.obs_dim != self.obs_dim || h.action_dim != self.action_dim || h.network_type != net {
             return Err(CheckpointError::Incompatible {
                 ckpt_pack: h.pack_name.clone(),
                 ckpt_obs: h.obs_dim,
@@ -242,31 +242,46 @@ impl DqnAgent {
                 pack: pack_name.to_string(),
                 obs: self.obs_dim,
                 act: self.action_dim,
-                net: "simple".to_string(),
+                net: net.to_string(),
             });
         }
         Ok(())
     }
 
-    /// Add the agent's blobs to `ckpt`.
+    /// Add the agent's blobs to `ckpt`, and set the header's `network_type` to this
+    /// agent's network (the header is written by the runner, which does not know it).
     pub fn save_into(&self, ckpt: &mut Checkpoint) -> Result<(), CheckpointError> {
-        ckpt.put(
-            "agent/online",
-            module_bytes(&self.learner.online, "agent/online")?,
-        );
-        ckpt.put(
-            "agent/target",
-            module_bytes(&self.learner.target, "agent/target")?,
-        );
-        let q_opt =
-            self.learner
-                .optim
-                .to_record()
-                .into_bytes()
-                .map_err(|e| CheckpointError::BadBlob {
-                    name: "agent/q_optim".into(),
-                    message: e.to_string(),
-                })?;
+        ckpt.header.network_type = self.model.network_name().to_string();
+        let q_opt = match &self.model {
+            QModel::Simple(m) => {
+                ckpt.put(
+                    "agent/online",
+                    module_bytes(&m.learner.online, "agent/online")?,
+                );
+                ckpt.put(
+                    "agent/target",
+                    module_bytes(&m.learner.target, "agent/target")?,
+                );
+                ckpt.put_value("agent/replay", &m.buffer)?;
+                m.learner.optim.to_record().into_bytes()
+            }
+            QModel::Recurrent(m) => {
+                ckpt.put(
+                    "agent/online",
+                    module_bytes(&m.learner.online, "agent/online")?,
+                );
+                ckpt.put(
+                    "agent/target",
+                    module_bytes(&m.learner.target, "agent/target")?,
+                );
+                ckpt.put_value("agent/sequence_replay", &m.buffer)?;
+                m.learner.optim.to_record().into_bytes()
+            }
+        }
+        .map_err(|e| CheckpointError::BadBlob {
+            name: "agent/q_optim".into(),
+            message: e.to_string(),
+        })?;
         ckpt.put("agent/q_optim", q_opt.to_vec());
         ckpt.put(
             "agent/rnd_fixed",
@@ -286,7 +301,6 @@ impl DqnAgent {
                     message: e.to_string(),
                 })?;
         ckpt.put("agent/rnd_optim", rnd_opt.to_vec());
-        ckpt.put_value("agent/replay", &self.buffer)?;
         let state = AgentState {
             epsilon: self.epsilon,
             intrinsic: self.intrinsic.clone(),
@@ -302,13 +316,12 @@ impl DqnAgent {
     }
 
     /// Restore everything saved by [`save_into`](Self::save_into) (weights, target,
-    /// optimizers, RND, replay, ε, w, curriculum, RNG positions, counters).
+    /// optimizers, RND, replay, ε, w, curriculum, RNG positions, counters). Nothing is
+    /// changed when any blob is missing or does not fit.
     pub fn load_from(&mut self, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
         let ad = self.device.ad.clone();
         let base = self.device.base.clone();
         let (obs, act) = (self.obs_dim, self.action_dim);
-        let online = load_module(SimpleQNetwork::new(obs, act, &ad), ckpt, "agent/online")?;
-        let target = load_module(SimpleQNetwork::new(obs, act, &base), ckpt, "agent/target")?;
         let bad = |name: &str, e: String| CheckpointError::BadBlob {
             name: name.to_string(),
             message: e,
@@ -317,6 +330,52 @@ impl DqnAgent {
             ckpt.blob("agent/q_optim")?.to_vec(),
         ))
         .map_err(|e| bad("agent/q_optim", e.to_string()))?;
+        let adam_eps = self.adam_epsilon();
+        // Build the new Q side completely before touching the agent.
+        enum Loaded {
+            Simple(SimpleQNetwork, SimpleQNetwork, ReplayBuffer),
+            Recurrent(RecurrentQNetwork, RecurrentQNetwork, SequenceBuffer),
+        }
+        let loaded = match &self.model {
+            QModel::Simple(_) => {
+                let online = load_module(SimpleQNetwork::new(obs, act, &ad), ckpt, "agent/online")?;
+                let target =
+                    load_module(SimpleQNetwork::new(obs, act, &base), ckpt, "agent/target")?;
+                let buffer: ReplayBuffer = ckpt.value("agent/replay")?;
+                if buffer.obs_dim() != obs {
+                    return Err(bad(
+                        "agent/replay",
+                        format!("obs dim {} != {obs}", buffer.obs_dim()),
+                    ));
+                }
+                Loaded::Simple(online, target, buffer)
+            }
+            QModel::Recurrent(m) => {
+                let online = load_module(
+                    RecurrentQNetwork::new(&m.slices, act, &ad),
+                    ckpt,
+                    "agent/online",
+                )?;
+                let target = load_module(
+                    RecurrentQNetwork::new(&m.slices, act, &base),
+                    ckpt,
+                    "agent/target",
+                )?;
+                let buffer: SequenceBuffer = ckpt.value("agent/sequence_replay")?;
+                if buffer.obs_dim() != obs || buffer.seq_len() != m.buffer.seq_len() {
+                    return Err(bad(
+                        "agent/sequence_replay",
+                        format!(
+                            "obs dim {} / sequence length {} != {obs} / {}",
+                            buffer.obs_dim(),
+                            buffer.seq_len(),
+                            m.buffer.seq_len()
+                        ),
+                    ));
+                }
+                Loaded::Recurrent(online, target, buffer)
+            }
+        };
         let embed = self.rnd_embed_dim();
         let fixed = load_module(RndNet::new(obs, embed, &base), ckpt, "agent/rnd_fixed")?;
         let predictor = load_module(RndNet::new(obs, embed, &ad), ckpt, "agent/rnd_predictor")?;
@@ -324,19 +383,25 @@ impl DqnAgent {
             ckpt.blob("agent/rnd_optim")?.to_vec(),
         ))
         .map_err(|e| bad("agent/rnd_optim", e.to_string()))?;
-        let buffer: ReplayBuffer = ckpt.value("agent/replay")?;
-        if buffer.obs_dim() != obs {
-            return Err(bad(
-                "agent/replay",
-                format!("obs dim {} != {obs}", buffer.obs_dim()),
-            ));
-        }
         let state: AgentState = ckpt.value("agent/state")?;
-        let adam_eps = self.adam_epsilon();
-        self.learner.online = online;
-        self.learner.target = target;
-        self.learner.policy = self.learner.online.valid();
-        self.learner.optim = new_adam(adam_eps).load_record(q_rec);
+        match (&mut self.model, loaded) {
+            (QModel::Simple(m), Loaded::Simple(online, target, buffer)) => {
+                m.learner.online = online;
+                m.learner.target = target;
+                m.learner.policy = m.learner.online.valid();
+                m.learner.optim = new_adam(adam_eps).load_record(q_rec);
+                m.buffer = buffer;
+            }
+            (QModel::Recurrent(m), Loaded::Recurrent(online, target, buffer)) => {
+                m.learner.online = online;
+                m.learner.target = target;
+                m.learner.policy = m.learner.online.valid();
+                m.learner.optim = new_adam(adam_eps).load_record(q_rec);
+                m.buffer = buffer;
+            }
+            // `loaded` was built from the same variant just above.
+            _ => return Err(bad("agent/online", "network type changed".to_string())),
+        }
         self.rnd.restore(
             fixed,
             predictor,
@@ -344,7 +409,6 @@ impl DqnAgent {
             state.rnd_queue,
             state.rnd_updates,
         );
-        self.buffer = buffer;
         self.epsilon = state.epsilon;
         self.intrinsic = state.intrinsic;
         self.curricula = state.curricula;
@@ -356,15 +420,28 @@ impl DqnAgent {
     }
 
     /// Load only the online weights (for checkpoint-mode inference), plus ε and stage.
+    /// A recurrent agent keeps acting through the same stateful path as in training.
     pub fn load_policy_from(&mut self, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
-        let online = load_module(
-            SimpleQNetwork::new(self.obs_dim, self.action_dim, &self.device.ad),
-            ckpt,
-            "agent/online",
-        )?;
-        self.learner.online = online;
-        self.learner.policy = self.learner.online.valid();
-        self.learner.target = self.learner.online.valid();
+        let (obs, act) = (self.obs_dim, self.action_dim);
+        let ad = self.device.ad.clone();
+        match &mut self.model {
+            QModel::Simple(m) => {
+                let online = load_module(SimpleQNetwork::new(obs, act, &ad), ckpt, "agent/online")?;
+                m.learner.online = online;
+                m.learner.policy = m.learner.online.valid();
+                m.learner.target = m.learner.online.valid();
+            }
+            QModel::Recurrent(m) => {
+                let online = load_module(
+                    RecurrentQNetwork::new(&m.slices, act, &ad),
+                    ckpt,
+                    "agent/online",
+                )?;
+                m.learner.online = online;
+                m.learner.policy = m.learner.online.valid();
+                m.learner.target = m.learner.online.valid();
+            }
+        }
         if let Ok(state) = ckpt.value::<AgentState>("agent/state") {
             self.epsilon = state.epsilon;
             self.curricula = state.curricula;

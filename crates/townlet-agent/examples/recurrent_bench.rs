@@ -1,0 +1,113 @@
+//! Cost of the recurrent learner (issue 8 item 7): one sequence update (batch 16 ×
+//! sequence 8, L2 observation layout, 8 actions) and one acting step with the carried
+//! state. `cargo run --release -p townlet-agent --example recurrent_bench`
+//! (a plain timing loop: criterion as a dev-dependency would change burn's feature set).
+
+use rand::RngExt;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+use townlet_agent::DqnAgent;
+use townlet_agent::drqn::RecurrentLearner;
+use townlet_agent::learner::LearnerSettings;
+use townlet_agent::recurrent::{ObsSlices, RecurrentQNetwork, STATE_LEN};
+use townlet_agent::rng::{STREAM_REPLAY, stream};
+use townlet_agent::sequence::{EpisodeBuilder, SeqBatch, SequenceBuffer};
+use townlet_config::{DeviceKind, LossKind, load_pack};
+
+use burn::prelude::*;
+
+const ACTIONS: usize = 8;
+
+fn learner() -> RecurrentLearner {
+    let base = Device::flex();
+    let ad = base.clone().autodiff();
+    base.seed(1);
+    let s = ObsSlices::new(5, 8, 14);
+    let d = s.dim;
+    let net = RecurrentQNetwork::new(&s, ACTIONS, &ad);
+    let settings = LearnerSettings {
+        gamma: 0.99,
+        lr: 1e-4,
+        max_grad_norm: 10.0,
+        loss: LossKind::Mse,
+        huber_delta: 1.0,
+        double_dqn: false,
+    };
+    RecurrentLearner::new(net, settings, 1e-8, d, ACTIONS, base, ad)
+}
+
+/// 10,000 transitions of synthetic 100-step episodes.
+fn buffer(d: usize) -> SequenceBuffer {
+    let mut rng = stream(2, STREAM_REPLAY);
+    let mut buf = SequenceBuffer::new(10_000, d, 8);
+    for _ in 0..100 {
+        let mut b = EpisodeBuilder::default();
+        for t in 0..100 {
+            let o: Vec<f32> = (0..d).map(|_| rng.random::<f32>()).collect();
+            let st: Vec<f32> = (0..STATE_LEN).map(|_| rng.random::<f32>() - 0.5).collect();
+            b.push(
+                &o,
+                rng.random_range(0..ACTIONS as u32),
+                0.01,
+                0.1,
+                &st,
+                &o,
+                t == 99,
+            );
+        }
+        buf.push(b.finish().expect("episode"));
+    }
+    buf
+}
+
+/// Run `f` for `warm` then `n` iterations; print and return mean µs per call.
+fn time(name: &str, warm: usize, n: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warm {
+        f();
+    }
+    let t = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    let us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    println!("{name:40} {us:10.1} µs/call  ({n} calls)");
+    us
+}
+
+fn main() {
+    let mut l = learner();
+    let d = ObsSlices::new(5, 8, 14).dim;
+    let buf = buffer(d);
+    let mut rng = stream(3, STREAM_REPLAY);
+    let mut batch = SeqBatch::default();
+    time("recurrent_update_b16_l8", 5, 100, || {
+        buf.sample_into(16, 0, 0.1, &mut rng, &mut batch);
+        black_box(l.update(&batch));
+    });
+    time("recurrent_update_b16_l8_burn_in_4", 5, 50, || {
+        buf.sample_into(16, 4, 0.1, &mut rng, &mut batch);
+        black_box(l.update(&batch));
+    });
+    let o = vec![0.3f32; d];
+    let mut state = vec![0.0f32; STATE_LEN];
+    time("recurrent_act_step", 50, 2000, || {
+        let (q, next) = l.act_step(black_box(&o), &state);
+        state = next;
+        black_box(q);
+    });
+
+    // The agent's whole acting stage on L2: Q step, RND novelty, masked ε-greedy.
+    let pack_dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/L2_partial_observability");
+    let pack = load_pack(&pack_dir).expect("L2 pack");
+    let env = townlet_env::Env::new(&pack, 1, 0).expect("env");
+    let mut agent =
+        DqnAgent::new(&pack, env.obs_dim(), env.action_dim(), DeviceKind::Flex, 0).expect("agent");
+    let obs = env.observations().to_vec();
+    let masks = env.action_masks().to_vec();
+    agent.begin_episode();
+    time("recurrent_agent_act (L2)", 50, 2000, || {
+        black_box(agent.act(&obs, &masks));
+    });
+}
