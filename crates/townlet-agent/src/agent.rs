@@ -92,6 +92,8 @@ pub(crate) struct RecurrentModel {
 }
 
 /// Which Q-network the agent trains; chosen by `population.network_type`.
+// Built once per agent and never moved in a hot path, so the size difference is harmless.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum QModel {
     Simple(SimpleModel),
     Recurrent(Box<RecurrentModel>),
@@ -167,6 +169,7 @@ impl DqnAgent {
         } else {
             None
         };
+        #[allow(clippy::large_enum_variant)]
         enum Online {
             Simple(SimpleQNetwork),
             Recurrent(RecurrentQNetwork, ObsSlices),
@@ -393,7 +396,7 @@ impl DqnAgent {
             self.rnd.push_and_train(o);
         }
         self.total_steps += 1;
-        if self.total_steps % self.train_frequency != 0 {
+        if !self.total_steps.is_multiple_of(self.train_frequency) {
             return None;
         }
         let w = self.intrinsic.weight as f32;
@@ -406,7 +409,7 @@ impl DqnAgent {
                     .sample_into(self.batch_size, w, &mut self.replay_rng, &mut m.batch);
                 let stats = m.learner.update(&m.batch);
                 self.updates += 1;
-                if self.updates % self.target_update_frequency == 0 {
+                if self.updates.is_multiple_of(self.target_update_frequency) {
                     m.learner.sync_target();
                 }
                 stats
@@ -424,7 +427,7 @@ impl DqnAgent {
                 );
                 let stats = m.learner.update(&m.batch);
                 self.updates += 1;
-                if self.updates % self.target_update_frequency == 0 {
+                if self.updates.is_multiple_of(self.target_update_frequency) {
                     m.learner.sync_target();
                 }
                 stats

@@ -35,19 +35,24 @@ pub enum CheckpointError {
     MissingBlob(String),
     #[error("checkpoint blob '{name}' is unreadable: {message}")]
     BadBlob { name: String, message: String },
-    #[error(
-        "checkpoint was made for pack '{ckpt_pack}' (obs {ckpt_obs}, actions {ckpt_act}, network {ckpt_net}) but this run uses '{pack}' (obs {obs}, actions {act}, network {net})"
-    )]
-    Incompatible {
-        ckpt_pack: String,
-        ckpt_obs: usize,
-        ckpt_act: usize,
-        ckpt_net: String,
-        pack: String,
-        obs: usize,
-        act: usize,
-        net: String,
-    },
+    /// Boxed so every `Result<_, CheckpointError>` stays small.
+    #[error("{0}")]
+    Incompatible(Box<Incompatibility>),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "checkpoint was made for pack '{ckpt_pack}' (obs {ckpt_obs}, actions {ckpt_act}, network {ckpt_net}) but this run uses '{pack}' (obs {obs}, actions {act}, network {net})"
+)]
+pub struct Incompatibility {
+    pub ckpt_pack: String,
+    pub ckpt_obs: usize,
+    pub ckpt_act: usize,
+    pub ckpt_net: String,
+    pub pack: String,
+    pub obs: usize,
+    pub act: usize,
+    pub net: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -234,7 +239,7 @@ impl DqnAgent {
     ) -> Result<(), CheckpointError> {
         let net = self.model.network_name();
         if h.obs_dim != self.obs_dim || h.action_dim != self.action_dim || h.network_type != net {
-            return Err(CheckpointError::Incompatible {
+            return Err(CheckpointError::Incompatible(Box::new(Incompatibility {
                 ckpt_pack: h.pack_name.clone(),
                 ckpt_obs: h.obs_dim,
                 ckpt_act: h.action_dim,
@@ -243,7 +248,7 @@ impl DqnAgent {
                 obs: self.obs_dim,
                 act: self.action_dim,
                 net: net.to_string(),
-            });
+            })));
         }
         Ok(())
     }
@@ -332,6 +337,7 @@ impl DqnAgent {
         .map_err(|e| bad("agent/q_optim", e.to_string()))?;
         let adam_eps = self.adam_epsilon();
         // Build the new Q side completely before touching the agent.
+        #[allow(clippy::large_enum_variant)]
         enum Loaded {
             Simple(SimpleQNetwork, SimpleQNetwork, ReplayBuffer),
             Recurrent(RecurrentQNetwork, RecurrentQNetwork, SequenceBuffer),

@@ -54,6 +54,7 @@ pub struct Rnd {
 }
 
 impl Rnd {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         fixed: RndNet,
         predictor: RndNet,

@@ -100,11 +100,11 @@ fn recurrent_net_remembers_the_cue_and_the_mlp_cannot() {
     let mut seq = SequenceBuffer::new(100_000, d, K + 1);
     for (c, acts) in &data {
         let mut b = EpisodeBuilder::default();
-        for t in 0..=K {
+        for (t, &a) in acts.iter().enumerate() {
             b.push(
                 &obs(t, *c),
-                acts[t],
-                reward(t, *c, acts[t]),
+                a,
+                reward(t, *c, a),
                 0.0,
                 &[0.0; STATE_LEN],
                 &obs(t + 1, *c),
@@ -136,11 +136,11 @@ fn recurrent_net_remembers_the_cue_and_the_mlp_cannot() {
     // ---- MLP: the same transitions in the uniform buffer ----
     let mut flat = ReplayBuffer::new(100_000, d);
     for (c, acts) in &data {
-        for t in 0..=K {
+        for (t, &a) in acts.iter().enumerate() {
             flat.push(
                 &obs(t, *c),
-                acts[t],
-                reward(t, *c, acts[t]),
+                a,
+                reward(t, *c, a),
                 0.0,
                 &obs(t + 1, *c),
                 t == K,
