@@ -96,7 +96,16 @@ fn streamed_episodes_are_the_training_episodes() {
         let mut episodes = vec![];
         let mut requested = std::collections::BTreeSet::new();
         let t0 = Instant::now();
-        while (summaries.len() < 12 || episodes.len() < 12) && t0.elapsed() < DEADLINE {
+        // Until every episode we asked for has arrived (training ends after 12 episodes;
+        // summaries sent before we connected are not replayed, so fewer than 12 is fine).
+        while !(episodes.len() >= 3
+            && requested.iter().all(|id| {
+                episodes
+                    .iter()
+                    .any(|e: &townlet_protocol::Episode| e.episode_id == *id)
+            }))
+            && t0.elapsed() < DEADLINE
+        {
             let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(30), ws.next()).await
             else {
                 break;
@@ -126,7 +135,7 @@ fn streamed_episodes_are_the_training_episodes() {
                             .iter()
                             .any(|x: &townlet_protocol::Episode| x.episode_id == e.episode_id)
                     {
-                        episodes.push(*e);
+                        episodes.push(e);
                     }
                 }
                 _ => {}
@@ -160,7 +169,10 @@ fn streamed_episodes_are_the_training_episodes() {
         assert!(same_f32(ep.metadata.epsilon, m.epsilon));
         assert!(same_f32(ep.metadata.intrinsic_weight, m.intrinsic_weight));
         assert_eq!(ep.metadata.curriculum_stage, m.curriculum_stage);
-        assert_eq!(ep.metadata.end_reason.to_string(), m.end_reason.to_string());
+        assert_eq!(
+            format!("{:?}", ep.metadata.end_reason),
+            format!("{:?}", m.end_reason)
+        );
         let file = run.join(format!("recordings/episode_{:06}.twrec", ep.episode_id));
         let rec = townlet_recording::read_recording(&file).expect("recording file");
         let steps = rec.episode.recorded_steps();
