@@ -76,7 +76,7 @@ pub fn run_protocol(
         if lengths.len() == 100 {
             rss100 = rss_kb();
         }
-        if (r.episode + 1) % 250 == 0 {
+        if (r.episode + 1).is_multiple_of(250) {
             let k = lengths.len().min(100);
             let avg = lengths[lengths.len() - k..]
                 .iter()

@@ -396,7 +396,10 @@ impl DemoRunner {
             on_episode(&report);
             self.next_episode = e + 1;
             let last = self.next_episode >= self.max_episodes;
-            if was_interrupted || last || e % self.pack.training.checkpoint_interval.max(1) == 0 {
+            if was_interrupted
+                || last
+                || e.is_multiple_of(self.pack.training.checkpoint_interval.max(1))
+            {
                 self.save_checkpoint(e)?;
                 saved_at = Some(e);
             }

@@ -155,7 +155,7 @@ fn run(args: Args) -> Result<()> {
         if let Some(to) = r.stage_changed_to {
             bar.println(format!("episode {}: curriculum stage {} → {to}", r.episode, r.stage));
         }
-        if (r.episode + 1) % every == 0 {
+        if (r.episode + 1).is_multiple_of(every) {
             let line = format!(
                 "episode {:>6}  survival(100) {avg:6.1}  last {:4} ({})  ε {:.3}  w {:.3}  stage {}  loss {}",
                 r.episode,
