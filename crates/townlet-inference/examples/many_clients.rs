@@ -42,7 +42,11 @@ fn episode(id: u64, n: u32) -> LiveEpisode {
         agent_id: 0,
         metadata: EpisodeMetadata {
             survival_steps: n,
-            end_reason: if id % 3 == 0 { EndReason::Died } else { EndReason::Truncated },
+            end_reason: if id % 3 == 0 {
+                EndReason::Died
+            } else {
+                EndReason::Truncated
+            },
             affordance_visits: BTreeMap::new(),
             ..Default::default()
         },
@@ -186,7 +190,8 @@ fn main() {
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(500);
     let secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(30);
     let rate: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(20);
-    let pack_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/L1_full_observability");
+    let pack_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../configs/L1_full_observability");
     let pack = townlet_config::load_pack(&pack_dir).expect("pack");
     let world = WorldInfo::from_pack(&pack).expect("world");
 

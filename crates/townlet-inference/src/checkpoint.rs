@@ -89,8 +89,8 @@ pub(crate) fn start(
     let watch_tx = tx.clone();
     // Checkpoints are written as `<name>.tmp` and renamed (D14): any event naming a
     // complete checkpoint file means "look again"; `.tmp` names never parse.
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        match res {
+    let mut watcher =
+        notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
             Ok(event) => {
                 let complete = event.paths.iter().any(|p| {
                     p.file_name()
@@ -103,8 +103,7 @@ pub(crate) fn start(
                 }
             }
             Err(e) => tracing::warn!("checkpoint watcher: {e}"),
-        }
-    })?;
+        })?;
     watcher.watch(&source.dir, RecursiveMode::NonRecursive)?;
     let env = Env::new(&source.pack, 1, source.pack.training.seed)?;
     let mut model = ModelThread {
@@ -371,8 +370,9 @@ fn play(
         reward_total += reward;
         let pos = env.positions()[0];
         let progress = temporal.then(|| {
-            env.current_interaction(0)
-                .map_or(0.0, |p| p.ticks_done as f32 / p.required_ticks.max(1) as f32)
+            env.current_interaction(0).map_or(0.0, |p| {
+                p.ticks_done as f32 / p.required_ticks.max(1) as f32
+            })
         });
         steps
             .push(&RecordedStep {

@@ -5,7 +5,11 @@ use townlet_recording::LiveEpisode;
 
 /// The `episode` JSON of a recorded or live episode, as the server sends it (made once
 /// per episode and shared by every client).
-pub fn episode_json(episode: &LiveEpisode, source: Source, checkpoint_episode: Option<u64>) -> String {
+pub fn episode_json(
+    episode: &LiveEpisode,
+    source: Source,
+    checkpoint_episode: Option<u64>,
+) -> String {
     to_json(&crate::convert::episode(
         episode,
         source,
@@ -16,7 +20,12 @@ pub fn episode_json(episode: &LiveEpisode, source: Source, checkpoint_episode: O
 
 /// The `episode_summary` JSON pushed to every client.
 pub fn summary_json(episode: &LiveEpisode, source: Source) -> String {
-    to_json(&crate::convert::summary(episode, source, None, unix_ms_now()))
+    to_json(&crate::convert::summary(
+        episode,
+        source,
+        None,
+        unix_ms_now(),
+    ))
 }
 
 /// The `episode` message as a value (tests compare it field by field with the stored

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The port is taken or the address is not local (D36: a clear error, never a panic).
-    #[error("cannot listen on {addr}: {source} (is another server already using the port? choose one with --port)")]
+    #[error(
+        "cannot listen on {addr}: {source} (is another server already using the port? choose one with --port)"
+    )]
     Bind {
         addr: SocketAddr,
         #[source]

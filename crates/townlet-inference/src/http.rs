@@ -180,7 +180,9 @@ Build it once, then reload this page:</p>
 </body></html>
 ";
 
-fn recording_filters(q: &HashMap<String, String>) -> Result<proto::RecordingFilters, ProtocolError> {
+fn recording_filters(
+    q: &HashMap<String, String>,
+) -> Result<proto::RecordingFilters, ProtocolError> {
     fn num<T: std::str::FromStr>(
         q: &HashMap<String, String>,
         key: &str,
@@ -188,7 +190,10 @@ fn recording_filters(q: &HashMap<String, String>) -> Result<proto::RecordingFilt
         q.get(key)
             .map(|v| {
                 v.parse().map_err(|_| {
-                    ProtocolError::new(ErrorCode::InvalidValue, format!("{key}: not a number: {v:?}"))
+                    ProtocolError::new(
+                        ErrorCode::InvalidValue,
+                        format!("{key}: not a number: {v:?}"),
+                    )
                 })
             })
             .transpose()
@@ -269,23 +274,113 @@ pub(crate) fn metrics_text(hub: &Hub) -> String {
         let _ = writeln!(out, "# TYPE townlet_{name} {kind}");
         let _ = writeln!(out, "townlet_{name} {value}");
     };
-    metric("episodes_trained_total", "counter", "Episodes finished by the trainer (live) or played by the server (checkpoint).", totals.episodes_trained as f64);
-    metric("steps_trained_total", "counter", "Env steps in those episodes.", totals.steps_trained as f64);
-    metric("episodes_streamed_total", "counter", "Episodes that reached the server.", totals.episodes_streamed as f64);
-    metric("live_dropped_total", "counter", "Episodes the live queue dropped because it was full.", totals.dropped as f64);
-    metric("callback_failures_total", "counter", "Live-stream callback failures.", callback_failures(hub) as f64);
-    metric("live_queue_length", "gauge", "Episodes waiting in the live queue.", f64::from(hub.queue_len()));
-    metric("clients", "gauge", "Connected WebSocket clients.", hub.client_count() as f64);
-    metric("clients_connected_total", "counter", "WebSocket clients accepted since start.", l(&c.clients_total) as f64);
-    metric("clients_refused_total", "counter", "WebSocket clients refused (server full).", l(&c.clients_refused) as f64);
-    metric("clients_timed_out_total", "counter", "Clients dropped because they stopped reading.", l(&c.clients_timed_out) as f64);
-    metric("summaries_sent_total", "counter", "episode_summary messages queued to clients.", l(&c.summaries_sent) as f64);
-    metric("episodes_sent_total", "counter", "Full episode messages queued to clients.", l(&c.episodes_sent) as f64);
-    metric("client_skipped_total", "counter", "Episodes skipped by slow or live-following clients.", l(&c.skipped) as f64);
-    metric("bad_requests_total", "counter", "Client messages answered with an error.", l(&c.bad_requests) as f64);
-    metric("checkpoint_errors_total", "counter", "Checkpoints that failed to load.", l(&c.checkpoint_errors) as f64);
-    metric("models_loaded_total", "counter", "Checkpoints loaded.", l(&c.models_loaded) as f64);
-    metric("steps_per_second", "gauge", "Env steps per second over the last stats interval.", hub.steps_rate());
-    metric("uptime_seconds", "gauge", "Seconds since the server started.", hub.started.elapsed().as_secs_f64());
+    metric(
+        "episodes_trained_total",
+        "counter",
+        "Episodes finished by the trainer (live) or played by the server (checkpoint).",
+        totals.episodes_trained as f64,
+    );
+    metric(
+        "steps_trained_total",
+        "counter",
+        "Env steps in those episodes.",
+        totals.steps_trained as f64,
+    );
+    metric(
+        "episodes_streamed_total",
+        "counter",
+        "Episodes that reached the server.",
+        totals.episodes_streamed as f64,
+    );
+    metric(
+        "live_dropped_total",
+        "counter",
+        "Episodes the live queue dropped because it was full.",
+        totals.dropped as f64,
+    );
+    metric(
+        "callback_failures_total",
+        "counter",
+        "Live-stream callback failures.",
+        callback_failures(hub) as f64,
+    );
+    metric(
+        "live_queue_length",
+        "gauge",
+        "Episodes waiting in the live queue.",
+        f64::from(hub.queue_len()),
+    );
+    metric(
+        "clients",
+        "gauge",
+        "Connected WebSocket clients.",
+        hub.client_count() as f64,
+    );
+    metric(
+        "clients_connected_total",
+        "counter",
+        "WebSocket clients accepted since start.",
+        l(&c.clients_total) as f64,
+    );
+    metric(
+        "clients_refused_total",
+        "counter",
+        "WebSocket clients refused (server full).",
+        l(&c.clients_refused) as f64,
+    );
+    metric(
+        "clients_timed_out_total",
+        "counter",
+        "Clients dropped because they stopped reading.",
+        l(&c.clients_timed_out) as f64,
+    );
+    metric(
+        "summaries_sent_total",
+        "counter",
+        "episode_summary messages queued to clients.",
+        l(&c.summaries_sent) as f64,
+    );
+    metric(
+        "episodes_sent_total",
+        "counter",
+        "Full episode messages queued to clients.",
+        l(&c.episodes_sent) as f64,
+    );
+    metric(
+        "client_skipped_total",
+        "counter",
+        "Episodes skipped by slow or live-following clients.",
+        l(&c.skipped) as f64,
+    );
+    metric(
+        "bad_requests_total",
+        "counter",
+        "Client messages answered with an error.",
+        l(&c.bad_requests) as f64,
+    );
+    metric(
+        "checkpoint_errors_total",
+        "counter",
+        "Checkpoints that failed to load.",
+        l(&c.checkpoint_errors) as f64,
+    );
+    metric(
+        "models_loaded_total",
+        "counter",
+        "Checkpoints loaded.",
+        l(&c.models_loaded) as f64,
+    );
+    metric(
+        "steps_per_second",
+        "gauge",
+        "Env steps per second over the last stats interval.",
+        hub.steps_rate(),
+    );
+    metric(
+        "uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+        hub.started.elapsed().as_secs_f64(),
+    );
     out
 }

@@ -332,7 +332,12 @@ impl Hub {
                 && matches(entries, i, filter, ranks)
         });
         match order {
-            Order::Sequential => (candidates.min_by_key(|&i| entries[i].id()).map(|i| Arc::clone(&entries[i])), 0),
+            Order::Sequential => (
+                candidates
+                    .min_by_key(|&i| entries[i].id())
+                    .map(|i| Arc::clone(&entries[i])),
+                0,
+            ),
             Order::Latest => {
                 let all: Vec<usize> = candidates.collect();
                 let skipped = if after.is_some() {
@@ -515,9 +520,15 @@ mod tests {
         assert_eq!(ids(&h, Some(3), Order::Sequential, Filter::All), Some(4));
         assert_eq!(ids(&h, None, Order::Latest, Filter::Failures), Some(16));
         assert_eq!(ids(&h, Some(16), Order::Latest, Filter::Failures), None);
-        assert_eq!(ids(&h, None, Order::Sequential, Filter::StageChanges), Some(7));
+        assert_eq!(
+            ids(&h, None, Order::Sequential, Filter::StageChanges),
+            Some(7)
+        );
         assert_eq!(ids(&h, None, Order::Latest, Filter::StageChanges), Some(12));
-        assert_eq!(ids(&h, None, Order::Latest, Filter::EveryNth { n: 7 }), Some(14));
+        assert_eq!(
+            ids(&h, None, Order::Latest, Filter::EveryNth { n: 7 }),
+            Some(14)
+        );
         assert_eq!(ids(&h, None, Order::Latest, Filter::Best), Some(19));
         assert_eq!(ids(&h, None, Order::Latest, Filter::Worst), Some(1));
         assert_eq!(ids(&h, Some(0), Order::Sequential, Filter::Worst), Some(1));

@@ -11,8 +11,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 use townlet_protocol::{
-    self as proto, ClientMessage, Delivery, ErrorCode, Filter, Order, ProtocolError,
-    ServerMessage, Source, Speed, parse_client_message, to_json, unix_ms_now,
+    self as proto, ClientMessage, Delivery, ErrorCode, Filter, Order, ProtocolError, ServerMessage,
+    Source, Speed, parse_client_message, to_json, unix_ms_now,
 };
 use warp::ws::{Message, WebSocket};
 
@@ -201,9 +201,7 @@ async fn refuse(mut ws: WebSocket, max: usize) {
 
 impl Session {
     fn push(&self, msg: &ServerMessage) {
-        self.client
-            .queue
-            .push(Arc::from(to_json(msg)), Kind::Other);
+        self.client.queue.push(Arc::from(to_json(msg)), Kind::Other);
     }
 
     fn error(&self, e: &ProtocolError) {
@@ -373,7 +371,9 @@ impl Session {
         let not_paced = |what: &str| {
             ProtocolError::new(
                 ErrorCode::NotAvailable,
-                format!("{what} applies to server-paced delivery (subscribe with delivery \"steps\") while an episode is being sent"),
+                format!(
+                    "{what} applies to server-paced delivery (subscribe with delivery \"steps\") while an episode is being sent"
+                ),
             )
         };
         match msg {
@@ -438,7 +438,10 @@ impl Session {
                 self.push(&ServerMessage::Recordings(list));
             }
             ClientMessage::Seek { index } => {
-                let Some(playing) = self.playing.as_mut().filter(|_| self.delivery == Delivery::Steps)
+                let Some(playing) = self
+                    .playing
+                    .as_mut()
+                    .filter(|_| self.delivery == Delivery::Steps)
                 else {
                     return Err(not_paced("seek"));
                 };
@@ -463,7 +466,9 @@ impl Session {
                 // No run folder: to the client this episode simply does not exist.
                 ErrorCode::NotAvailable => ProtocolError::new(
                     ErrorCode::UnknownEpisode,
-                    format!("episode {id} is not among the recent episodes and there are no recordings"),
+                    format!(
+                        "episode {id} is not among the recent episodes and there are no recordings"
+                    ),
                 ),
                 _ => e,
             })?;

@@ -51,7 +51,10 @@ impl WorldInfo {
             .filter_map(|&v| {
                 Some(proto::AffordanceInfo {
                     name: names.get(v)?.clone(),
-                    operating_hours: pack.affordances.get(v).map_or([0, 24], |a| a.operating_hours),
+                    operating_hours: pack
+                        .affordances
+                        .get(v)
+                        .map_or([0, 24], |a| a.operating_hours),
                 })
             })
             .collect();

@@ -33,7 +33,8 @@ fn write_checkpoint(pack: &Pack, dir: &Path, episode: u64, epsilon: f64) {
     });
     agent.save_into(&mut ckpt).unwrap();
     // Written to a temp name and renamed into place.
-    ckpt.write(&dir.join(checkpoint_file_name(episode))).unwrap();
+    ckpt.write(&dir.join(checkpoint_file_name(episode)))
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,20 +89,35 @@ async fn checkpoint_mode_follows_new_checkpoints_and_survives_corrupt_ones() {
     // A half-written temp file is ignored; the renamed checkpoint is picked up.
     std::fs::write(ckpts.join("checkpoint_ep000007.ckpt.tmp"), b"half written").unwrap();
     write_checkpoint(&pack, &ckpts, 9, 0.25);
-    let v = recv_where(&mut ws, |v| v["type"] == "model_loaded" || v["type"] == "error").await;
+    let v = recv_where(&mut ws, |v| {
+        v["type"] == "model_loaded" || v["type"] == "error"
+    })
+    .await;
     assert_eq!(v["type"], "model_loaded", "{v}");
     assert_eq!(v["checkpoint_episode"], 9);
-    let ep = recv_where(&mut ws, |v| v["type"] == "episode_summary" && v["checkpoint_episode"] == 9).await;
+    let ep = recv_where(&mut ws, |v| {
+        v["type"] == "episode_summary" && v["checkpoint_episode"] == 9
+    })
+    .await;
     assert_eq!(ep["metadata"]["epsilon"], 0.25);
 
     // A corrupt checkpoint renamed into place: reported, the old model stays.
     let bad_tmp = ckpts.join("checkpoint_ep000020.ckpt.tmp");
     std::fs::write(&bad_tmp, b"TWCKP garbage that is not a checkpoint").unwrap();
     std::fs::rename(&bad_tmp, ckpts.join(checkpoint_file_name(20))).unwrap();
-    let e = recv_where(&mut ws, |v| v["type"] == "error" || v["type"] == "model_loaded").await;
+    let e = recv_where(&mut ws, |v| {
+        v["type"] == "error" || v["type"] == "model_loaded"
+    })
+    .await;
     assert_eq!(e["type"], "error", "{e}");
     assert_eq!(e["code"], "checkpoint_error");
-    assert!(e["message"].as_str().unwrap().contains("checkpoint_ep000020.ckpt"), "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("checkpoint_ep000020.ckpt"),
+        "{e}"
+    );
     let last = wait_status(server.addr, |v| v["model"]["checkpoint_episode"] == 9).await;
     let newest = last["episodes_streamed"].as_u64().unwrap() - 1;
     send(&mut ws, &format!(r#"{{"type":"next","after":{newest}}}"#)).await;
@@ -131,7 +147,10 @@ async fn checkpoint_mode_waits_for_a_first_checkpoint() {
     let hello = recv(&mut ws).await;
     assert_eq!(hello["session"]["greedy"], true);
     write_checkpoint(&pack, &ckpts, 3, 0.5);
-    assert_eq!(recv_type(&mut ws, "model_loaded").await["checkpoint_episode"], 3);
+    assert_eq!(
+        recv_type(&mut ws, "model_loaded").await["checkpoint_episode"],
+        3
+    );
     // The viewer was waiting (nothing to show at connect): it gets the first episode.
     let ep = recv_type(&mut ws, "episode").await;
     assert_eq!(ep["metadata"]["epsilon"], 0.0);

@@ -35,9 +35,17 @@ async fn fan_out_with_filters_and_speeds() {
         assert_eq!(hello["pack"], "L0_0_minimal");
         assert_eq!(stats["history"].as_array().unwrap().len(), 0);
     }
-    send(&mut failures, r#"{"type":"subscribe","filter":{"kind":"failures"}}"#).await;
+    send(
+        &mut failures,
+        r#"{"type":"subscribe","filter":{"kind":"failures"}}"#,
+    )
+    .await;
     send(&mut failures, r#"{"type":"next"}"#).await;
-    send(&mut stepper, r#"{"type":"subscribe","delivery":"steps","speed":"instant"}"#).await;
+    send(
+        &mut stepper,
+        r#"{"type":"subscribe","delivery":"steps","speed":"instant"}"#,
+    )
+    .await;
     // The server handles a client's messages in order: an error reply to a later bad
     // message proves the subscriptions were applied before the episodes arrive.
     for ws in [&mut failures, &mut stepper] {
@@ -63,18 +71,34 @@ async fn fan_out_with_filters_and_speeds() {
     let ep = recv_type(&mut all, "episode").await;
     assert_eq!(ep["source"], "training");
     assert_eq!(ep["steps"]["step"].as_array().unwrap().len(), 5);
-    send(&mut all, r#"{"type":"next","after":8,"order":"sequential"}"#).await;
+    send(
+        &mut all,
+        r#"{"type":"next","after":8,"order":"sequential"}"#,
+    )
+    .await;
     assert_eq!(recv_type(&mut all, "episode").await["episode_id"], 9);
 
     // The failures viewer only ever gets died episodes (1, 4, 7).
     let first = recv_type(&mut failures, "episode").await;
     assert_eq!(first["metadata"]["end_reason"], "died");
-    send(&mut failures, r#"{"type":"next","after":1,"order":"sequential"}"#).await;
+    send(
+        &mut failures,
+        r#"{"type":"next","after":1,"order":"sequential"}"#,
+    )
+    .await;
     assert_eq!(recv_type(&mut failures, "episode").await["episode_id"], 4);
     send(&mut failures, r#"{"type":"next","after":4}"#).await;
     assert_eq!(recv_type(&mut failures, "episode").await["episode_id"], 7);
-    send(&mut failures, r#"{"type":"set_filter","filter":{"kind":"every_nth","n":5}}"#).await;
-    send(&mut failures, r#"{"type":"next","after":0,"order":"sequential"}"#).await;
+    send(
+        &mut failures,
+        r#"{"type":"set_filter","filter":{"kind":"every_nth","n":5}}"#,
+    )
+    .await;
+    send(
+        &mut failures,
+        r#"{"type":"next","after":0,"order":"sequential"}"#,
+    )
+    .await;
     assert_eq!(recv_type(&mut failures, "episode").await["episode_id"], 5);
 
     // The server-paced viewer gets start, 5 steps with indices 0..5, end.
@@ -82,12 +106,18 @@ async fn fan_out_with_filters_and_speeds() {
     let id = start["episode_id"].as_u64().unwrap();
     assert_eq!(start["total_steps"], 5);
     for i in 0..5 {
-        let s = recv_where(&mut stepper, |v| v["type"] == "step" || v["type"] == "episode_end").await;
+        let s = recv_where(&mut stepper, |v| {
+            v["type"] == "step" || v["type"] == "episode_end"
+        })
+        .await;
         assert_eq!(s["type"], "step");
         assert_eq!(s["index"], i);
         assert_eq!(s["episode_id"].as_u64().unwrap(), id);
     }
-    let end = recv_where(&mut stepper, |v| v["type"] != "episode_summary" && v["type"] != "stats").await;
+    let end = recv_where(&mut stepper, |v| {
+        v["type"] != "episode_summary" && v["type"] != "stats"
+    })
+    .await;
     assert_eq!(end["type"], "episode_end");
     assert_eq!(end["episode_id"].as_u64().unwrap(), id);
 
@@ -201,14 +231,29 @@ async fn bad_input_gets_errors_and_the_connection_stays() {
         ("{\"type\":\"set_speed\",\"speed\":0}", "invalid_speed"),
         ("{\"type\":\"set_speed\",\"speed\":-1}", "invalid_speed"),
         ("{\"type\":\"set_speed\",\"speed\":1e9}", "invalid_speed"),
-        ("{\"type\":\"set_speed\",\"speed\":\"fast\"}", "invalid_speed"),
+        (
+            "{\"type\":\"set_speed\",\"speed\":\"fast\"}",
+            "invalid_speed",
+        ),
         ("{\"type\":\"set_speed\",\"speed\":null}", "invalid_speed"),
-        ("{\"type\":\"set_filter\",\"filter\":{\"kind\":\"every_nth\",\"n\":0}}", "invalid_filter"),
-        ("{\"type\":\"set_filter\",\"filter\":{\"kind\":\"nope\"}}", "invalid_filter"),
+        (
+            "{\"type\":\"set_filter\",\"filter\":{\"kind\":\"every_nth\",\"n\":0}}",
+            "invalid_filter",
+        ),
+        (
+            "{\"type\":\"set_filter\",\"filter\":{\"kind\":\"nope\"}}",
+            "invalid_filter",
+        ),
         ("{\"type\":\"get_episode\",\"id\":\"x\"}", "invalid_field"),
         ("{\"type\":\"get_episode\",\"id\":999}", "unknown_episode"),
-        ("{\"type\":\"load_replay\",\"episode_id\":3}", "unknown_episode"),
-        ("{\"type\":\"list_recordings\",\"filters\":{\"limit\":0}}", "invalid_value"),
+        (
+            "{\"type\":\"load_replay\",\"episode_id\":3}",
+            "unknown_episode",
+        ),
+        (
+            "{\"type\":\"list_recordings\",\"filters\":{\"limit\":0}}",
+            "invalid_value",
+        ),
         ("{\"type\":\"list_recordings\"}", "not_available"),
         ("{\"type\":\"set_policy\",\"greedy\":true}", "not_available"),
         ("{\"type\":\"seek\",\"index\":1}", "not_available"),
@@ -221,14 +266,23 @@ async fn bad_input_gets_errors_and_the_connection_stays() {
     assert_eq!(recv_type(&mut ws, "error").await["code"], "invalid_json");
 
     // Server-paced, paused: seek within range works, past the end is refused.
-    send(&mut ws, r#"{"type":"subscribe","delivery":"steps","speed":0.25}"#).await;
+    send(
+        &mut ws,
+        r#"{"type":"subscribe","delivery":"steps","speed":0.25}"#,
+    )
+    .await;
     send(&mut ws, r#"{"type":"pause"}"#).await;
     recv_type(&mut ws, "episode_start").await;
     send(&mut ws, r#"{"type":"seek","index":30}"#).await;
     send(&mut ws, r#"{"type":"step"}"#).await;
     let s = recv_type(&mut ws, "step").await;
     assert_eq!(s["index"], 30);
-    expect_error(&mut ws, r#"{"type":"seek","index":40}"#, "seek_out_of_range").await;
+    expect_error(
+        &mut ws,
+        r#"{"type":"seek","index":40}"#,
+        "seek_out_of_range",
+    )
+    .await;
 
     // Still connected: a good command is answered.
     send(&mut ws, r#"{"type":"subscribe"}"#).await;
@@ -236,7 +290,10 @@ async fn bad_input_gets_errors_and_the_connection_stays() {
     assert_eq!(recv_type(&mut ws, "episode").await["episode_id"], 0);
 
     // Oversized: error, then close 1009.
-    let big = format!("{{\"type\":\"pause\",\"pad\":\"{}\"}}", "x".repeat(100 * 1024));
+    let big = format!(
+        "{{\"type\":\"pause\",\"pad\":\"{}\"}}",
+        "x".repeat(100 * 1024)
+    );
     send(&mut ws, &big).await;
     assert_eq!(recv_type(&mut ws, "error").await["code"], "frame_too_large");
     assert_eq!(recv_close(&mut ws).await, Some(1009));
@@ -285,8 +342,14 @@ async fn http_endpoints() {
     assert_eq!(v["dropped"], 0);
     let (status, metrics) = http_get(server.addr, "/metrics").await;
     assert_eq!(status, 200);
-    assert!(metrics.contains("# TYPE townlet_clients gauge"), "{metrics}");
-    assert!(metrics.contains("townlet_episodes_streamed_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("# TYPE townlet_clients gauge"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("townlet_episodes_streamed_total 1"),
+        "{metrics}"
+    );
     let (status, page) = http_get(server.addr, "/").await;
     assert_eq!(status, 503);
     assert!(page.contains("npm ci"), "{page}");
@@ -312,7 +375,10 @@ async fn static_dir_is_served() {
     };
     let (server, _tx) = start_live(dir.path(), opts).await;
     let (status, body) = http_get(server.addr, "/").await;
-    assert_eq!((status, body.as_str()), (200, "<html>townlet viewer</html>"));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "<html>townlet viewer</html>")
+    );
     let (status, body) = http_get(server.addr, "/app.js").await;
     assert_eq!((status, body.as_str()), (200, "console.log(1)"));
     server.stop().await;

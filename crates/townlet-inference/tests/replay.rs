@@ -30,8 +30,11 @@ fn write_run(run: &Path, n: u64) {
         for s in ep.recorded_steps() {
             rec.record_step(s).unwrap();
         }
-        rec.finish_episode(ep.metadata.clone(), EpisodeMetrics::from_interactions(Vec::<String>::new()))
-            .unwrap();
+        rec.finish_episode(
+            ep.metadata.clone(),
+            EpisodeMetrics::from_interactions(Vec::<String>::new()),
+        )
+        .unwrap();
     }
     rec.shutdown().unwrap();
 }
@@ -42,7 +45,13 @@ async fn replay_list_load_seek_and_http() {
     let run = tmp.path().join("run");
     write_run(&run, 6);
     let (_tx, source) = LiveSource::channel(4);
-    let server = start(Mode::Live(source), world(tmp.path()), Some(run.clone()), test_opts()).await;
+    let server = start(
+        Mode::Live(source),
+        world(tmp.path()),
+        Some(run.clone()),
+        test_opts(),
+    )
+    .await;
     let mut ws = connect(&server).await;
     assert_eq!(recv(&mut ws).await["type"], "hello");
     // A resumed run's charts start from its database.
@@ -52,11 +61,20 @@ async fn replay_list_load_seek_and_http() {
     send(&mut ws, r#"{"type":"list_recordings"}"#).await;
     let list = recv_type(&mut ws, "recordings").await;
     assert_eq!(list["total"], 6);
-    let ids: Vec<u64> = list["items"].as_array().unwrap().iter().map(|i| i["episode_id"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["episode_id"].as_u64().unwrap())
+        .collect();
     assert_eq!(ids, vec![5, 4, 3, 2, 1, 0]);
     assert_eq!(list["items"][0]["reason"], "periodic");
 
-    send(&mut ws, r#"{"type":"list_recordings","filters":{"end_reason":"died","min_reward":2,"limit":1}}"#).await;
+    send(
+        &mut ws,
+        r#"{"type":"list_recordings","filters":{"end_reason":"died","min_reward":2,"limit":1}}"#,
+    )
+    .await;
     let list = recv_type(&mut ws, "recordings").await;
     assert_eq!(list["total"], 2); // 3 and 5
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
@@ -67,12 +85,13 @@ async fn replay_list_load_seek_and_http() {
     let ep = recv_type(&mut ws, "episode").await;
     assert_eq!(ep["source"], "replay");
     // Compared as the wire text parses (D39: floats as f32, printed the same way).
-    let expected: serde_json::Value = serde_json::from_str(&townlet_inference::encode::episode_json(
-        &episode(3, 12, true),
-        townlet_protocol::Source::Replay,
-        None,
-    ))
-    .unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&townlet_inference::encode::episode_json(
+            &episode(3, 12, true),
+            townlet_protocol::Source::Replay,
+            None,
+        ))
+        .unwrap();
     for key in ["steps", "layout", "start", "agent_id", "episode_id"] {
         assert_eq!(ep[key], expected[key], "{key}");
     }
@@ -85,18 +104,31 @@ async fn replay_list_load_seek_and_http() {
     assert_eq!(recv_type(&mut ws, "episode").await["episode_id"], 2);
 
     // Server-paced replay with seek.
-    send(&mut ws, r#"{"type":"subscribe","delivery":"steps","speed":0.25}"#).await;
+    send(
+        &mut ws,
+        r#"{"type":"subscribe","delivery":"steps","speed":0.25}"#,
+    )
+    .await;
     send(&mut ws, r#"{"type":"pause"}"#).await;
     send(&mut ws, r#"{"type":"load_replay","episode_id":4}"#).await;
-    let start = recv_where(&mut ws, |v| v["type"] == "episode_start" && v["episode_id"] == 4).await;
+    let start = recv_where(&mut ws, |v| {
+        v["type"] == "episode_start" && v["episode_id"] == 4
+    })
+    .await;
     assert_eq!(start["source"], "replay");
     assert_eq!(start["total_steps"], 12);
     send(&mut ws, r#"{"type":"seek","index":11}"#).await;
     send(&mut ws, r#"{"type":"step"}"#).await;
     let s = recv_where(&mut ws, |v| v["type"] == "step" && v["episode_id"] == 4).await;
-    assert_eq!((s["index"].as_u64(), s["step"].as_u64()), (Some(11), Some(12)));
+    assert_eq!(
+        (s["index"].as_u64(), s["step"].as_u64()),
+        (Some(11), Some(12))
+    );
     send(&mut ws, r#"{"type":"seek","index":12}"#).await;
-    assert_eq!(recv_type(&mut ws, "error").await["code"], "seek_out_of_range");
+    assert_eq!(
+        recv_type(&mut ws, "error").await["code"],
+        "seek_out_of_range"
+    );
     send(&mut ws, r#"{"type":"step"}"#).await;
     let end = recv_type(&mut ws, "episode_end").await;
     assert_eq!(end["episode_id"], 4);

@@ -14,7 +14,12 @@ use townlet_inference::{CheckpointSource, Mode, ServerOptions, WorldInfo, bind, 
 struct Args {
     /// A run folder (runs/<pack>/<timestamp>): its checkpoints/, config_snapshot/ and
     /// metrics.db (recordings for replay).
-    #[arg(long, value_name = "DIR", conflicts_with = "checkpoints", required_unless_present = "checkpoints")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "checkpoints",
+        required_unless_present = "checkpoints"
+    )]
     run: Option<PathBuf>,
     /// A checkpoint folder; the pack is read from DIR/../config_snapshot unless --pack.
     #[arg(long, value_name = "DIR")]
@@ -39,7 +44,12 @@ struct Args {
 fn snapshot_pack(run_dir: &Path) -> Result<PathBuf> {
     let snap = run_dir.join("config_snapshot");
     let mut packs: Vec<PathBuf> = std::fs::read_dir(&snap)
-        .with_context(|| format!("reading {} (is this a Townlet run folder? or pass --pack)", snap.display()))?
+        .with_context(|| {
+            format!(
+                "reading {} (is this a Townlet run folder? or pass --pack)",
+                snap.display()
+            )
+        })?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.join("training.yaml").is_file())
@@ -47,8 +57,14 @@ fn snapshot_pack(run_dir: &Path) -> Result<PathBuf> {
     packs.sort();
     match packs.len() {
         1 => Ok(packs.remove(0)),
-        0 => bail!("{} holds no pack (no training.yaml in a sub-folder); pass --pack", snap.display()),
-        _ => bail!("{} holds several packs; choose one with --pack", snap.display()),
+        0 => bail!(
+            "{} holds no pack (no training.yaml in a sub-folder); pass --pack",
+            snap.display()
+        ),
+        _ => bail!(
+            "{} holds several packs; choose one with --pack",
+            snap.display()
+        ),
     }
 }
 
@@ -101,9 +117,16 @@ fn main() -> Result<()> {
             greedy: args.greedy,
         };
         let run_dir = run_dir.filter(|d| d.join("metrics.db").is_file());
-        serve(listener, Mode::Checkpoint(source), world, run_dir, opts, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        serve(
+            listener,
+            Mode::Checkpoint(source),
+            world,
+            run_dir,
+            opts,
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+        )
         .await?;
         Ok::<_, anyhow::Error>(())
     })?;

@@ -62,7 +62,9 @@ pub fn step(i: u32, done: bool) -> RecordedStep {
     RecordedStep {
         step: i + 1,
         position: ((i % 3) as i32, 1),
-        meters: (0..METERS).map(|k| 1.0 - 0.01 * (i as f32 + k as f32)).collect(),
+        meters: (0..METERS)
+            .map(|k| 1.0 - 0.01 * (i as f32 + k as f32))
+            .collect(),
         action: (i % ACTIONS as u32) as u8,
         reward: 0.5,
         intrinsic_reward: 0.125,
@@ -155,7 +157,12 @@ pub fn test_opts() -> ServerOptions {
     }
 }
 
-pub async fn start(mode: Mode, world: WorldInfo, run_dir: Option<PathBuf>, opts: ServerOptions) -> Server {
+pub async fn start(
+    mode: Mode,
+    world: WorldInfo,
+    run_dir: Option<PathBuf>,
+    opts: ServerOptions,
+) -> Server {
     let listener = bind(&opts).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -255,7 +262,10 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     loop {
-        match tokio::time::timeout(DEADLINE, ws.next()).await.expect("close within the deadline") {
+        match tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .expect("close within the deadline")
+        {
             Some(Ok(Message::Close(f))) => return f.map(|f| u16::from(f.code)),
             Some(Ok(_)) => {}
             Some(Err(_)) | None => return None,
@@ -280,7 +290,10 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_owned()
@@ -314,7 +327,10 @@ pub async fn wait_status(addr: SocketAddr, pred: impl Fn(&Value) -> bool) -> Val
         if pred(&v) {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "status never matched: {v}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "status never matched: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
