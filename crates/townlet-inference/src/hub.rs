@@ -148,7 +148,7 @@ fn matches(
     match filter {
         Filter::All => true,
         Filter::Failures => m.end_reason == townlet_recording::EndReason::Died,
-        Filter::EveryNth { n } => n > 0 && e.id() % u64::from(n) == 0,
+        Filter::EveryNth { n } => n > 0 && e.id().is_multiple_of(u64::from(n)),
         Filter::StageChanges => {
             // Episode i is one of the 3 before a change at j (stage[j] != stage[j-1]) when
             // j - 3 <= i <= j - 1, and one of the 3 after it when j <= i <= j + 2.

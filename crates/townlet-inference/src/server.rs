@@ -16,6 +16,8 @@ use tokio::sync::watch;
 use townlet_protocol::{self as proto, Source};
 
 /// Where episodes come from.
+// Built once per server; boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Mode {
     /// A trainer in the same process (the unified server).
