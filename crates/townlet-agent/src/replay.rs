@@ -133,7 +133,7 @@ mod tests {
         let mut b = ReplayBuffer::new(3, 2);
         for k in 0..5u32 {
             let v = k as f32;
-            b.push(&[v, v], k, v, 0.0, &[v + 1.0, v], k % 2 == 0);
+            b.push(&[v, v], k, v, 0.0, &[v + 1.0, v], k.is_multiple_of(2));
         }
         assert_eq!(b.len(), 3);
         // writes went to 0,1,2,0,1 → slots hold 3,4,2

@@ -339,7 +339,7 @@ mod tests {
         let mut buf = SequenceBuffer::new(10_000, 2, 8);
         let lens = [3usize, 8, 9, 20, 7, 50, 12];
         for (i, &t) in lens.iter().enumerate() {
-            buf.push(episode(i as u32 + 1, t, i % 2 == 0));
+            buf.push(episode(i as u32 + 1, t, i.is_multiple_of(2)));
         }
         let mut rng = stream(5, STREAM_REPLAY);
         let mut out = SeqBatch::default();

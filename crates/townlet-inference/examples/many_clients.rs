@@ -42,7 +42,7 @@ fn episode(id: u64, n: u32) -> LiveEpisode {
         agent_id: 0,
         metadata: EpisodeMetadata {
             survival_steps: n,
-            end_reason: if id % 3 == 0 {
+            end_reason: if id.is_multiple_of(3) {
                 EndReason::Died
             } else {
                 EndReason::Truncated

@@ -72,7 +72,7 @@ pub fn step(i: u32, done: bool) -> RecordedStep {
         q_values: Some((0..ACTIONS).map(|a| a as f32 * 0.25).collect()),
         epsilon: Some(0.5),
         action_mask: Some((0..ACTIONS).map(|a| a != 4).collect()),
-        explored: i % 2 == 0,
+        explored: i.is_multiple_of(2),
         time_of_day: None,
         interaction_progress: None,
     }
