@@ -83,6 +83,9 @@ pub(crate) struct ServerCounters {
 
 pub(crate) struct ClientHandle {
     pub queue: OutQueue,
+    /// Set once `hello` and the greeting are queued: broadcasts skip the client until then,
+    /// so `hello` is always its first message.
+    pub greeted: std::sync::atomic::AtomicBool,
 }
 
 /// How checkpoint mode is asked for a fresh episode.
@@ -212,6 +215,7 @@ impl Hub {
         let id = self.next_client.fetch_add(1, Ordering::Relaxed);
         let handle = Arc::new(ClientHandle {
             queue: OutQueue::new(self.opts.client_queue),
+            greeted: std::sync::atomic::AtomicBool::new(false),
         });
         clients.insert(id, Arc::clone(&handle));
         self.counters.clients_total.fetch_add(1, Ordering::Relaxed);
@@ -230,6 +234,9 @@ impl Hub {
     pub(crate) fn broadcast(&self, json: &Arc<str>, kind: Kind) {
         let mut skipped = 0;
         for c in self.all_clients() {
+            if !c.greeted.load(Ordering::Acquire) {
+                continue;
+            }
             skipped += c.queue.push(Arc::clone(json), kind);
         }
         if skipped > 0 {
@@ -272,7 +279,11 @@ impl Hub {
         self.counters
             .steps_streamed
             .fetch_add(entry.episode.len() as u64, Ordering::Relaxed);
-        let clients = self.all_clients();
+        let clients: Vec<_> = self
+            .all_clients()
+            .into_iter()
+            .filter(|c| c.greeted.load(Ordering::Acquire))
+            .collect();
         self.counters
             .summaries_sent
             .fetch_add(clients.len() as u64, Ordering::Relaxed);
@@ -419,6 +430,9 @@ impl Hub {
     /// Pushes a `stats` to every client (each with its own `skipped`).
     pub(crate) fn push_stats(&self) {
         for c in self.all_clients() {
+            if !c.greeted.load(Ordering::Acquire) {
+                continue;
+            }
             let json: Arc<str> = Arc::from(to_json(&self.stats(c.queue.skipped(), false)));
             c.queue.push(json, Kind::Other);
         }

@@ -92,6 +92,7 @@ pub(crate) async fn run(hub: Arc<Hub>, ws: WebSocket) {
         client: Arc::clone(&client),
     };
     s.greet();
+    client.greeted.store(true, Ordering::Release);
 
     let mut version = hub.version.subscribe();
     let mut shutdown = hub.shutdown.clone();
