@@ -133,6 +133,28 @@ pub struct DqnAgent {
     ep_loss: (u32, f64, f64, f64, f64),
     pub(crate) last_update: Option<UpdateStats>,
     pub(crate) adam_epsilon: f64,
+    phase: AgentPhaseTimes,
+}
+
+/// Where the agent's wall-clock time went since it was built (nanoseconds), for the
+/// training benchmark's phase shares. Reading the clock costs a few tens of ns per call,
+/// noise next to a step's ~150 µs, so it is always on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentPhaseTimes {
+    /// Q-network forward and action selection (`act`, without RND novelty).
+    pub act_ns: u64,
+    /// RND: novelty forward in `act` plus predictor training in `observe`.
+    pub rnd_ns: u64,
+    /// Storing transitions (replay buffer / episode records).
+    pub store_ns: u64,
+    /// DQN updates: batch sampling, forward/backward, clipping, Adam, target sync.
+    pub learn_ns: u64,
+    /// Number of DQN updates in `learn_ns`.
+    pub updates: u64,
+}
+
+fn elapsed_ns(t: std::time::Instant) -> u64 {
+    u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl DqnAgent {
@@ -278,6 +300,7 @@ impl DqnAgent {
             ep_loss: (0, 0.0, 0.0, 0.0, 0.0),
             last_update: None,
             adam_epsilon: tr.adam_epsilon,
+            phase: AgentPhaseTimes::default(),
             device,
         })
     }
@@ -314,6 +337,7 @@ impl DqnAgent {
         track: bool,
     ) -> Vec<ActDecision> {
         let a = self.action_dim;
+        let t_act = std::time::Instant::now();
         let q = match &mut self.model {
             QModel::Simple(m) => m.learner.q_values(obs),
             QModel::Recurrent(m) => {
@@ -327,7 +351,10 @@ impl DqnAgent {
                 q
             }
         };
+        let t_rnd = std::time::Instant::now();
         let novelty = self.rnd.novelty(obs);
+        let rnd_ns = elapsed_ns(t_rnd);
+        self.phase.rnd_ns += rnd_ns;
         let n = obs.len() / self.obs_dim;
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
@@ -345,7 +372,13 @@ impl DqnAgent {
                 novelty: novelty.get(i).copied().unwrap_or(0.0),
             });
         }
+        self.phase.act_ns += elapsed_ns(t_act).saturating_sub(rnd_ns);
         out
+    }
+
+    /// Cumulative time per phase since the agent was built (see [`AgentPhaseTimes`]).
+    pub fn phase_times(&self) -> AgentPhaseTimes {
+        self.phase
     }
 
     /// Stages 6–9: store transitions (feed-forward: into the replay buffer; recurrent:
@@ -361,6 +394,7 @@ impl DqnAgent {
             if !fb.active.get(i).copied().unwrap_or(false) {
                 continue;
             }
+            let t_store = std::time::Instant::now();
             let o = &fb.obs[i * d..(i + 1) * d];
             let next = &fb.next_obs[i * d..(i + 1) * d];
             match &mut self.model {
@@ -393,12 +427,16 @@ impl DqnAgent {
                     );
                 }
             }
+            self.phase.store_ns += elapsed_ns(t_store);
+            let t_rnd = std::time::Instant::now();
             self.rnd.push_and_train(o);
+            self.phase.rnd_ns += elapsed_ns(t_rnd);
         }
         self.total_steps += 1;
         if !self.total_steps.is_multiple_of(self.train_frequency) {
             return None;
         }
+        let t_learn = std::time::Instant::now();
         let w = self.intrinsic.weight as f32;
         let stats = match &mut self.model {
             QModel::Simple(m) => {
@@ -433,6 +471,8 @@ impl DqnAgent {
                 stats
             }
         };
+        self.phase.learn_ns += elapsed_ns(t_learn);
+        self.phase.updates += 1;
         self.ep_loss.0 += 1;
         self.ep_loss.1 += f64::from(stats.loss);
         self.ep_loss.2 += f64::from(stats.td_abs_mean);

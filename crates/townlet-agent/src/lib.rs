@@ -25,7 +25,7 @@ pub mod rnd;
 pub mod rng;
 pub mod sequence;
 
-pub use agent::{ActDecision, AgentError, DqnAgent, EpisodeEnd, StepFeedback};
+pub use agent::{ActDecision, AgentError, AgentPhaseTimes, DqnAgent, EpisodeEnd, StepFeedback};
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointHeader};
 pub use curriculum::{Curriculum, StageTransition, TransitionReason, stage_multiplier};

@@ -219,11 +219,18 @@ impl Hub {
         });
         clients.insert(id, Arc::clone(&handle));
         self.counters.clients_total.fetch_add(1, Ordering::Relaxed);
+        if let Some((live, _)) = &self.live {
+            live.viewers.fetch_add(1, Ordering::Relaxed);
+        }
         Some((id, handle))
     }
 
     pub(crate) fn unregister(&self, id: u64) {
-        self.clients().remove(&id);
+        if self.clients().remove(&id).is_some()
+            && let Some((live, _)) = &self.live
+        {
+            live.viewers.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     fn all_clients(&self) -> Vec<Arc<ClientHandle>> {

@@ -20,6 +20,9 @@ pub struct LiveCounters {
     pub dropped: AtomicU64,
     /// Callback failures counted by the trainer side (added to the recorder's own).
     pub callback_failures: AtomicU64,
+    /// WebSocket clients connected right now (set by the server), so the trainer side can
+    /// wait for its first viewers (`townlet-demo --wait-for-viewers`).
+    pub viewers: AtomicU64,
     recorder: OnceLock<CountersHandle>,
 }
 
@@ -53,6 +56,11 @@ impl LiveCounters {
 
     pub fn steps(&self) -> u64 {
         self.steps_offered.load(Ordering::Relaxed)
+    }
+
+    /// WebSocket clients connected right now.
+    pub fn viewers(&self) -> u64 {
+        self.viewers.load(Ordering::Relaxed)
     }
 }
 

@@ -10,4 +10,6 @@ pub mod runner;
 pub mod threads;
 
 pub use run_folder::{RunFolder, RunFolderError};
-pub use runner::{DemoRunner, EpisodeReport, RunSummary, RunnerError, RunnerOptions, StopFlag};
+pub use runner::{
+    DemoRunner, EpisodeReport, PhaseTimes, RunSummary, RunnerError, RunnerOptions, StopFlag,
+};

@@ -168,6 +168,39 @@ pub struct DemoRunner {
     resumed_from: Option<PathBuf>,
     stop_after_steps: Option<u64>,
     steps_this_process: u64,
+    phase: PhaseTimes,
+}
+
+/// Where the training thread's wall-clock time went in this process (nanoseconds): the
+/// runner's own phases plus the agent's ([`townlet_agent::AgentPhaseTimes`]). For the benchmark's phase
+/// shares; always on (a clock read is ~25 ns against a ~150 µs step).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PhaseTimes {
+    /// Q forward + action selection.
+    pub act_ns: u64,
+    /// `Env::step` and reading observations/masks.
+    pub env_ns: u64,
+    /// `record_step` and `finish_episode` (the recorder's share on this thread; waits for a
+    /// full writer queue are included and counted separately by the recorder).
+    pub record_ns: u64,
+    /// Storing transitions in the replay buffer.
+    pub store_ns: u64,
+    /// DQN updates (sampling, forward/backward, clipping, Adam, target sync).
+    pub learn_ns: u64,
+    /// RND novelty + predictor training.
+    pub rnd_ns: u64,
+    /// End-of-episode bookkeeping: curriculum, annealing, checkpoints.
+    pub episode_end_ns: u64,
+    /// Everything in `run_episode` (the phases above plus loop overhead).
+    pub total_ns: u64,
+    /// The training thread's CPU time over the same span (thread CPU clock, D40).
+    pub cpu_ns: u64,
+    pub env_steps: u64,
+    pub updates: u64,
+}
+
+fn elapsed_ns(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn now_ms() -> u64 {
@@ -294,6 +327,7 @@ impl DemoRunner {
             resumed_from: None,
             stop_after_steps: None,
             steps_this_process: 0,
+            phase: PhaseTimes::default(),
         };
         if resuming {
             runner.resume()?;
@@ -492,13 +526,18 @@ impl DemoRunner {
                 end_reason0 = Some(EndReason::Interrupted);
                 break;
             }
+            let t_obs = Instant::now();
             obs.copy_from_slice(self.env.observations());
             masks.copy_from_slice(self.env.action_masks());
+            let mut env_ns = elapsed_ns(t_obs);
             decisions = self.agent.act(&obs, &masks);
             for (i, dec) in decisions.iter().enumerate() {
                 actions[i] = if active[i] { dec.action } else { 0 };
             }
+            let t_env = Instant::now();
             let res = self.env.step(&actions, multiplier)?;
+            env_ns += elapsed_ns(t_env);
+            self.phase.env_ns += env_ns;
             steps_taken += 1;
             self.steps_this_process += 1;
             for i in 0..n {
@@ -528,6 +567,7 @@ impl DemoRunner {
                     *visits.entry(name.clone()).or_insert(0) += 1;
                     interactions.push(name);
                 }
+                let t_rec = Instant::now();
                 let pos = self.env.positions()[0];
                 let progress = if temporal {
                     self.env
@@ -552,6 +592,7 @@ impl DemoRunner {
                     time_of_day: temporal.then_some(self.env.time_of_day() as u8),
                     interaction_progress: progress,
                 })?;
+                self.phase.record_ns += elapsed_ns(t_rec);
             }
             for i in 0..n {
                 if active[i] {
@@ -573,7 +614,9 @@ impl DemoRunner {
         }
         let end_reason = end_reason0.unwrap_or(EndReason::Truncated);
         let interrupted = end_reason == EndReason::Interrupted;
+        let t_end = Instant::now();
         let end = self.agent.end_episode(e, &lengths, interrupted);
+        self.phase.episode_end_ns += elapsed_ns(t_end);
         let loss = self.agent.take_loss_summary();
         let metadata = EpisodeMetadata {
             survival_steps: lengths[0],
@@ -592,8 +635,13 @@ impl DemoRunner {
             q_mean: loss.q_mean,
             updates: loss.updates,
         };
+        let t_rec = Instant::now();
         self.recorder
             .finish_episode(metadata, EpisodeMetrics::from_interactions(interactions))?;
+        self.phase.record_ns += elapsed_ns(t_rec);
+        self.phase.env_steps += u64::from(steps_taken);
+        self.phase.total_ns += elapsed_ns(t_wall);
+        self.phase.cpu_ns += crate::threads::thread_cpu_time_ns().saturating_sub(t_cpu);
         let stage_changed_to = end.transitions.iter().find(|t| t.agent == 0).map(|t| t.to);
         if let Some(t) = end.transitions.iter().find(|t| t.agent == 0) {
             tracing::info!(
@@ -623,8 +671,30 @@ impl DemoRunner {
         })
     }
 
+    /// Cumulative time per phase in this process (see [`PhaseTimes`]).
+    pub fn phase_times(&self) -> PhaseTimes {
+        let a = self.agent.phase_times();
+        PhaseTimes {
+            act_ns: a.act_ns,
+            store_ns: a.store_ns,
+            learn_ns: a.learn_ns,
+            rnd_ns: a.rnd_ns,
+            updates: a.updates,
+            ..self.phase
+        }
+    }
+
     /// Write `checkpoint_ep{e}.ckpt` atomically, prune old ones, note it in run state.
     fn save_checkpoint(&mut self, e: u64) -> Result<(), RunnerError> {
+        let t_save = Instant::now();
+        let r = self.save_checkpoint_inner(e);
+        let ns = elapsed_ns(t_save);
+        self.phase.episode_end_ns += ns;
+        self.phase.total_ns += ns;
+        r
+    }
+
+    fn save_checkpoint_inner(&mut self, e: u64) -> Result<(), RunnerError> {
         let header = CheckpointHeader {
             crate_version: env!("CARGO_PKG_VERSION").to_string(),
             created_at_ms: now_ms(),

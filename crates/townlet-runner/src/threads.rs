@@ -1,10 +1,15 @@
 //! Compute threads for burn (D29): the size of rayon's global pool.
 
+/// Name prefix of burn's compute threads (rayon's global pool).
+pub const COMPUTE_THREAD_PREFIX: &str = "townlet-comp-";
+
 /// Configure rayon's global pool once. Later calls (or a pool already built) are ignored.
 pub fn set_compute_threads(n: usize) {
     let n = n.max(1);
     if rayon::ThreadPoolBuilder::new()
         .num_threads(n)
+        // Named so benchmarks can add the compute threads' CPU time to the trainer's.
+        .thread_name(|i| format!("{COMPUTE_THREAD_PREFIX}{i}"))
         .build_global()
         .is_err()
     {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use tokio::sync::Notify;
 use townlet_inference::{LIVE_QUEUE_CAPACITY, LiveSource, Mode, ServerOptions, WorldInfo};
-use townlet_runner::{DemoRunner, RunSummary, RunnerOptions, StopFlag};
+use townlet_runner::{DemoRunner, PhaseTimes, RunSummary, RunnerOptions, StopFlag};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -33,6 +33,9 @@ pub struct DemoOptions {
     pub threads: usize,
     /// Capacity of the live channel (streaming.md §1: 10).
     pub live_queue: usize,
+    /// Hold training until this many WebSocket viewers are connected (0: start at once).
+    /// A stop request while waiting ends the run without training.
+    pub wait_for_viewers: u64,
 }
 
 impl Default for DemoOptions {
@@ -42,6 +45,7 @@ impl Default for DemoOptions {
             server: ServerOptions::default(),
             threads: 1,
             live_queue: LIVE_QUEUE_CAPACITY,
+            wait_for_viewers: 0,
         }
     }
 }
@@ -88,6 +92,8 @@ pub struct DemoOutcome {
     pub run_dir: PathBuf,
     pub summary: RunSummary,
     pub dropped_live: u64,
+    /// Where the training thread's time went (benchmarks read CPU per env step here).
+    pub phase: PhaseTimes,
 }
 
 /// Information available once the server is bound and the runner is built, before any
@@ -152,15 +158,26 @@ pub fn run_demo(
 
     // Flips to true when the training thread has stopped, checkpointed and drained.
     let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
-    let trainer: JoinHandle<Result<RunSummary, townlet_runner::RunnerError>> =
+    let wait_for = opts.wait_for_viewers;
+    let viewers = Arc::clone(&counters);
+    let stop = shutdown.stop_flag();
+    type TrainerResult = Result<(RunSummary, PhaseTimes), townlet_runner::RunnerError>;
+    let trainer: JoinHandle<TrainerResult> =
         std::thread::Builder::new()
             .name("townlet-trainer".into())
             .spawn(move || {
+                if wait_for > 0 {
+                    tracing::info!("waiting for {wait_for} viewer(s) before training starts");
+                    while viewers.viewers() < wait_for && !stop.load(Ordering::SeqCst) {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                }
+                // A stop while waiting: `run` sees the flag and trains nothing.
                 let result = runner.run(&mut |_| {}).and_then(|s| {
                     runner.shutdown()?;
-                    Ok(s)
+                    Ok((s, runner.phase_times()))
                 });
-                match &result {
+                match result.as_ref().map(|(s, _)| s) {
                     Ok(s) if s.interrupted => tracing::info!(
                         "training stopped; final checkpoint written, recordings drained (next episode {})",
                         s.next_episode
@@ -193,12 +210,13 @@ pub fn run_demo(
         opts.server.clone(),
         stop_wait,
     ));
-    let summary = trainer.join().map_err(|_| DemoError::TrainerPanicked)??;
+    let (summary, phase) = trainer.join().map_err(|_| DemoError::TrainerPanicked)??;
     served?;
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     Ok(DemoOutcome {
         run_dir,
         summary,
         dropped_live: counters.dropped(),
+        phase,
     })
 }

@@ -307,3 +307,67 @@ fn ctrl_c_stops_training_checkpoints_and_exits_zero() {
     let c = townlet_agent::Checkpoint::read(&ck).expect("final checkpoint valid");
     assert_eq!(c.header.next_episode, last.episode_id + 1);
 }
+
+#[test]
+fn training_waits_for_the_first_viewer_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = tiny_pack(tmp.path());
+    let run = tmp.path().join("run");
+    let shutdown = ShutdownHandle::new();
+    let (tx, rx) = std::sync::mpsc::channel::<Started>();
+    let opts = DemoOptions {
+        runner: RunnerOptions {
+            pack_dir: Some(pack),
+            run_dir: Some(run.clone()),
+            episodes: Some(3),
+            seed: Some(2),
+            max_steps: Some(20),
+            ..Default::default()
+        },
+        server: ServerOptions {
+            port: free_port(),
+            ..ServerOptions::default()
+        },
+        wait_for_viewers: 1,
+        ..DemoOptions::default()
+    };
+    let sd = shutdown.clone();
+    let server =
+        std::thread::spawn(move || run_demo(opts, sd, move |s| tx.send(s.clone()).unwrap()));
+    let started = rx.recv_timeout(DEADLINE).expect("server started");
+    let episodes = || {
+        Database::open_read(&run.join("metrics.db"))
+            .ok()
+            .and_then(|db| db.episode_count().ok())
+            .unwrap_or(0)
+    };
+    // Nobody is watching: nothing trains (a few episodes of 20 steps would take well under
+    // this long if it did).
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(episodes(), 0, "training started without a viewer");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = format!("ws://127.0.0.1:{}/ws", started.port);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        // The viewer sees every episode go by, from episode 0.
+        let t0 = Instant::now();
+        let mut seen = vec![];
+        while seen.last() != Some(&2) && t0.elapsed() < DEADLINE {
+            let Ok(Some(Ok(Message::Text(text)))) =
+                tokio::time::timeout(Duration::from_secs(30), ws.next()).await
+            else {
+                break;
+            };
+            if let Ok(ServerMessage::EpisodeSummary(s)) = parse_server_message(&text) {
+                seen.push(s.episode_id);
+            }
+        }
+        assert_eq!(seen, vec![0, 1, 2], "the first viewer sees episode 0 on");
+        let _ = ws.close(None).await;
+    });
+    shutdown.request_stop();
+    let outcome = server.join().unwrap().expect("clean exit");
+    assert_eq!(outcome.summary.next_episode, 3);
+}

@@ -60,6 +60,10 @@ struct Args {
     /// Do not try to open a browser.
     #[arg(long)]
     no_open: bool,
+    /// Start training only once this many viewers are connected (so a class sees
+    /// episode 0); Ctrl+C while waiting exits cleanly. 0 = start at once.
+    #[arg(long, default_value_t = 0)]
+    wait_for_viewers: u64,
 }
 
 fn main() {
@@ -129,6 +133,7 @@ fn run(args: Args) -> Result<()> {
             ..ServerOptions::default()
         },
         threads: args.threads,
+        wait_for_viewers: args.wait_for_viewers,
         ..DemoOptions::default()
     };
     let no_open = args.no_open;

@@ -1,0 +1,234 @@
+//! `townlet-bench` (run by `cargo xtask bench`, release): training throughput, streaming
+//! overhead and latency, live queue size, many viewers. Prints each figure with its
+//! target; `--json FILE` keeps the numbers. See docs/benchmarks.md.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+use townlet_bench::{streaming, training, viewers};
+use townlet_config::DeviceKind;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "townlet-bench",
+    about = "Townlet training and streaming benchmarks"
+)]
+struct Args {
+    #[command(subcommand)]
+    what: Option<What>,
+    /// Pack to train (default: configs/L1_full_observability).
+    #[arg(long, global = true)]
+    pack: Option<PathBuf>,
+    /// Seed of every run.
+    #[arg(long, global = true, default_value_t = 1)]
+    seed: u64,
+    /// Write the results as JSON here.
+    #[arg(long, global = true)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum What {
+    /// Everything below, in order (the default).
+    All,
+    /// Throughput per device and thread count, DQN update cost, phase shares.
+    Training {
+        /// Episodes per flex run.
+        #[arg(long, default_value_t = 150)]
+        episodes: u64,
+        /// Episodes per ndarray run (it is several times slower).
+        #[arg(long, default_value_t = 40)]
+        ndarray_episodes: u64,
+    },
+    /// Streaming off vs on (one viewer at 1×), latency, live queue bytes.
+    Streaming {
+        #[arg(long, default_value_t = 5)]
+        pairs: usize,
+        #[arg(long, default_value_t = 100)]
+        episodes: u64,
+    },
+    /// Many WebSocket viewers against the training unified server.
+    Viewers {
+        #[arg(long, default_value_t = 500)]
+        clients: usize,
+        #[arg(long, default_value_t = 2)]
+        pairs: usize,
+        #[arg(long, default_value_t = 150)]
+        episodes: u64,
+    },
+    /// One throughput configuration in this process (used by `training`).
+    #[command(hide = true)]
+    TrainOne {
+        #[arg(long)]
+        device: String,
+        #[arg(long)]
+        threads: usize,
+        #[arg(long)]
+        episodes: u64,
+    },
+    /// Viewers in this process until stdin closes (used by `viewers`).
+    #[command(hide = true)]
+    Clients {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 5.0)]
+        pull_every_s: f64,
+    },
+}
+
+fn main() {
+    // Quiet by default: the runs' own info lines would bury the figures.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let pack = args.pack.clone().unwrap_or_else(townlet_bench::l1_pack);
+    let seed = args.seed;
+    let mut out = serde_json::Map::new();
+    match args.what.unwrap_or(What::All) {
+        What::TrainOne {
+            device,
+            threads,
+            episodes,
+        } => {
+            let device = parse_device(&device)?;
+            let r = training::run_one(&pack, device, threads, episodes, seed)?;
+            println!("{}", serde_json::to_string(&r)?);
+            return Ok(());
+        }
+        What::Clients {
+            url,
+            count,
+            pull_every_s,
+        } => {
+            return viewers::clients_main(&url, count, Duration::from_secs_f64(pull_every_s));
+        }
+        What::Training {
+            episodes,
+            ndarray_episodes,
+        } => {
+            out.insert(
+                "training".into(),
+                bench_training(&pack, seed, episodes, ndarray_episodes)?,
+            );
+        }
+        What::Streaming { pairs, episodes } => {
+            out.insert(
+                "streaming".into(),
+                bench_streaming(&pack, seed, pairs, episodes)?,
+            );
+        }
+        What::Viewers {
+            clients,
+            pairs,
+            episodes,
+        } => {
+            out.insert(
+                "viewers".into(),
+                bench_viewers(&pack, seed, clients, pairs, episodes)?,
+            );
+        }
+        What::All => {
+            out.insert("training".into(), bench_training(&pack, seed, 150, 40)?);
+            out.insert("streaming".into(), bench_streaming(&pack, seed, 5, 100)?);
+            out.insert("viewers".into(), bench_viewers(&pack, seed, 500, 2, 150)?);
+        }
+    }
+    if let Some(p) = &args.json {
+        std::fs::write(p, serde_json::to_string_pretty(&out)?)
+            .with_context(|| format!("could not write {}", p.display()))?;
+        println!("results written to {}", p.display());
+    }
+    Ok(())
+}
+
+fn parse_device(s: &str) -> Result<DeviceKind> {
+    match s {
+        "flex" => Ok(DeviceKind::Flex),
+        "ndarray" => Ok(DeviceKind::Ndarray),
+        other => anyhow::bail!("--device must be flex or ndarray (got '{other}')"),
+    }
+}
+
+fn bench_training(
+    pack: &std::path::Path,
+    seed: u64,
+    episodes: u64,
+    ndarray_episodes: u64,
+) -> Result<serde_json::Value> {
+    println!("\n=== training throughput ({}) ===", pack.display());
+    let mut runs = Vec::new();
+    for (device, threads, eps) in [
+        ("flex", 1, episodes),
+        ("flex", 2, episodes),
+        ("ndarray", 1, ndarray_episodes),
+    ] {
+        // One process per configuration: burn's compute pool is sized once per process.
+        let output = Command::new(std::env::current_exe()?)
+            .arg("--pack")
+            .arg(pack)
+            .args(["--seed", &seed.to_string(), "train-one", "--device", device])
+            .args([
+                "--threads",
+                &threads.to_string(),
+                "--episodes",
+                &eps.to_string(),
+            ])
+            .output()?;
+        anyhow::ensure!(
+            output.status.success(),
+            "train-one {device} × {threads} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        let line = text
+            .lines()
+            .rfind(|l| l.starts_with('{'))
+            .context("train-one printed no result")?;
+        let r: training::ThroughputRun = serde_json::from_str(line)?;
+        training::print_run(&r);
+        runs.push(r);
+    }
+    println!("(target: ≥ 6,000 env steps/s on flex, D23)");
+    Ok(serde_json::to_value(runs)?)
+}
+
+fn bench_streaming(
+    pack: &std::path::Path,
+    seed: u64,
+    pairs: usize,
+    episodes: u64,
+) -> Result<serde_json::Value> {
+    println!("\n=== streaming: off vs on, latency, live queue ===");
+    townlet_runner::threads::set_compute_threads(1);
+    let r = streaming::run(pack, pairs, episodes, seed)?;
+    streaming::print(&r);
+    Ok(serde_json::to_value(r)?)
+}
+
+fn bench_viewers(
+    pack: &std::path::Path,
+    seed: u64,
+    clients: usize,
+    pairs: usize,
+    episodes: u64,
+) -> Result<serde_json::Value> {
+    println!("\n=== many viewers ===");
+    townlet_runner::threads::set_compute_threads(1);
+    let r = viewers::run(pack, clients, pairs, episodes, seed)?;
+    viewers::print(&r);
+    Ok(serde_json::to_value(r)?)
+}

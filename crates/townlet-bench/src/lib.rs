@@ -1,0 +1,30 @@
+//! Townlet's training and streaming benchmarks (`cargo xtask bench`; method in D22/D40,
+//! results in `docs/benchmarks.md`).
+//!
+//! * [`training`]: L1 throughput per device/thread count, DQN update cost, phase shares.
+//! * [`streaming`]: training CPU per env step with streaming off vs on (one viewer
+//!   following live at 1×) in interleaved pairs, `finished_at → episode_summary` latency,
+//!   and the live queue's size at capacity.
+//! * [`viewers`]: many WebSocket viewers (summaries + a full episode pulled every 5 s)
+//!   against the unified server while it trains.
+//!
+//! Nothing here is a pass/fail test: timings are printed with the targets beside them.
+
+pub mod client;
+pub mod procfs;
+pub mod stats;
+pub mod streaming;
+pub mod training;
+pub mod viewers;
+
+use std::path::PathBuf;
+
+/// The workspace root (packs are found from here, whatever the cwd).
+pub fn workspace() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// The L1 pack every benchmark trains on.
+pub fn l1_pack() -> PathBuf {
+    workspace().join("configs/L1_full_observability")
+}

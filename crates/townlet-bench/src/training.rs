@@ -1,0 +1,142 @@
+//! L1 training throughput (issue 4 item 8, D23): env steps/s per device and compute
+//! thread count, the cost of one DQN update, and where the training thread's time goes.
+//! Each configuration runs in its own child process (burn's compute pool is sized once
+//! per process).
+
+use crate::procfs;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use townlet_config::DeviceKind;
+use townlet_runner::threads::COMPUTE_THREAD_PREFIX;
+use townlet_runner::{DemoRunner, EpisodeReport, PhaseTimes, RunnerOptions};
+
+/// One configuration's measurement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThroughputRun {
+    pub device: String,
+    pub threads: usize,
+    pub episodes: u64,
+    pub env_steps: u64,
+    pub wall_s: f64,
+    /// Whole run, wall clock.
+    pub steps_per_s: f64,
+    /// Episodes after the first tenth (the replay buffer is filling before that).
+    pub steady_steps_per_s: f64,
+    /// Trainer thread + compute threads, per env step.
+    pub cpu_us_per_step: f64,
+    pub updates: u64,
+    pub update_us: f64,
+    /// Share of the episode loop's wall time per phase (percent).
+    pub shares: Vec<(String, f64)>,
+    pub mean_length_last_10: f64,
+}
+
+/// Train L1 from scratch for `episodes` episodes in a temp folder and measure.
+pub fn run_one(
+    pack: &Path,
+    device: DeviceKind,
+    threads: usize,
+    episodes: u64,
+    seed: u64,
+) -> anyhow::Result<ThroughputRun> {
+    townlet_runner::threads::set_compute_threads(threads);
+    let tmp = tempfile::tempdir()?;
+    let opts = RunnerOptions {
+        pack_dir: Some(pack.to_path_buf()),
+        run_dir: Some(tmp.path().join("run")),
+        episodes: Some(episodes),
+        seed: Some(seed),
+        device: Some(device),
+        ..Default::default()
+    };
+    let pool_cpu0 = procfs::threads_cpu_ns(COMPUTE_THREAD_PREFIX);
+    let result = std::thread::Builder::new()
+        .name("townlet-trainer".into())
+        .spawn(
+            move || -> anyhow::Result<(PhaseTimes, Vec<EpisodeReport>)> {
+                let mut runner = DemoRunner::new(&opts, None, Arc::new(AtomicBool::new(false)))?;
+                let mut reports = Vec::new();
+                runner.run(&mut |r| reports.push(r.clone()))?;
+                runner.shutdown()?;
+                Ok((runner.phase_times(), reports))
+            },
+        )?
+        .join()
+        .map_err(|_| anyhow::anyhow!("the training thread panicked"))?;
+    let (phase, reports) = result?;
+    let pool_cpu = procfs::threads_cpu_ns(COMPUTE_THREAD_PREFIX).saturating_sub(pool_cpu0);
+    let steps = phase.env_steps.max(1);
+    let warm = reports.len() / 10;
+    let (s_steps, s_ns) = reports[warm..].iter().fold((0u64, 0u64), |(s, n), r| {
+        (s + u64::from(r.length), n + r.wall_ns)
+    });
+    let last: Vec<f64> = reports
+        .iter()
+        .rev()
+        .take(10)
+        .map(|r| f64::from(r.length))
+        .collect();
+    let total = phase.total_ns.max(1) as f64;
+    let pct = |ns: u64| 100.0 * ns as f64 / total;
+    let accounted = phase.act_ns
+        + phase.env_ns
+        + phase.record_ns
+        + phase.store_ns
+        + phase.learn_ns
+        + phase.rnd_ns
+        + phase.episode_end_ns;
+    Ok(ThroughputRun {
+        device: format!("{device:?}").to_lowercase(),
+        threads,
+        episodes: reports.len() as u64,
+        env_steps: phase.env_steps,
+        wall_s: phase.total_ns as f64 / 1e9,
+        steps_per_s: phase.env_steps as f64 / (phase.total_ns.max(1) as f64 / 1e9),
+        steady_steps_per_s: s_steps as f64 / (s_ns.max(1) as f64 / 1e9),
+        cpu_us_per_step: (phase.cpu_ns + pool_cpu) as f64 / 1e3 / steps as f64,
+        updates: phase.updates,
+        update_us: phase.learn_ns as f64 / 1e3 / phase.updates.max(1) as f64,
+        shares: vec![
+            ("act (Q forward + selection)".into(), pct(phase.act_ns)),
+            ("env step".into(), pct(phase.env_ns)),
+            (
+                "record (record_step + finish_episode)".into(),
+                pct(phase.record_ns),
+            ),
+            ("store transitions".into(), pct(phase.store_ns)),
+            ("learn (DQN updates)".into(), pct(phase.learn_ns)),
+            ("RND (novelty + predictor)".into(), pct(phase.rnd_ns)),
+            (
+                "episode end (curriculum, checkpoints)".into(),
+                pct(phase.episode_end_ns),
+            ),
+            (
+                "other (loop)".into(),
+                pct(phase.total_ns.saturating_sub(accounted)),
+            ),
+        ],
+        mean_length_last_10: last.iter().sum::<f64>() / last.len().max(1) as f64,
+    })
+}
+
+/// Print one measurement as a readable block.
+pub fn print_run(r: &ThroughputRun) {
+    println!(
+        "{} × {} thread(s): {} episodes, {} env steps in {:.1} s → {:.0} env steps/s (after warm-up {:.0}); CPU {:.1} µs/step; {} DQN updates at {:.0} µs each",
+        r.device,
+        r.threads,
+        r.episodes,
+        r.env_steps,
+        r.wall_s,
+        r.steps_per_s,
+        r.steady_steps_per_s,
+        r.cpu_us_per_step,
+        r.updates,
+        r.update_us
+    );
+    for (name, pct) in &r.shares {
+        println!("    {pct:5.1} %  {name}");
+    }
+}
