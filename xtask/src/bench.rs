@@ -55,34 +55,71 @@ pub fn learn_check(args: &[String]) -> Result<ExitCode> {
         bail!(not_available(LEARN_CHECK_BIN, "the learning checks"));
     };
     let status = release_run(&ws, &p.name, LEARN_CHECK_BIN, args)?;
-    // Pass the checker's own verdict (its exit code) through unchanged.
-    Ok(match status.code() {
+    Ok(pass_through(LEARN_CHECK_BIN, status))
+}
+
+/// `cargo xtask run BIN -- ARGS`: any workspace binary, release, from the caller's folder.
+pub fn run_bin(bin: &str, args: &[String]) -> Result<ExitCode> {
+    let ws = Workspace::load()?;
+    let Some(p) = ws.package_with_bin(bin) else {
+        bail!("no workspace crate defines the binary `{bin}`");
+    };
+    proc::run(
+        Command::new(cargo())
+            .args(["build", "--release", "--workspace", "--bin", bin])
+            .current_dir(&ws.root),
+        &ws.root,
+    )
+    .with_context(|| format!("building {bin} (package {})", p.name))?;
+    let binary = ws.binary("release", bin);
+    let mut cmd = Command::new(&binary);
+    cmd.args(args);
+    proc::echo(&cmd, &ws.root);
+    // Become the program (Unix exec): Ctrl+C, exit codes and stdin are its own, as with
+    // `cargo run`.
+    use std::os::unix::process::CommandExt;
+    let err = cmd.exec();
+    Err(err).with_context(|| format!("could not start `{}`", binary.display()))
+}
+
+/// The program's own exit code, unchanged (a learn-check verdict, a usage error, …).
+fn pass_through(bin: &str, status: std::process::ExitStatus) -> ExitCode {
+    match status.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
         None => {
-            eprintln!("xtask: {LEARN_CHECK_BIN} ended by a signal ({status})");
+            eprintln!("xtask: {bin} ended by a signal ({status})");
             ExitCode::FAILURE
         }
-    })
+    }
 }
 
 fn not_available(bin: &str, what: &str) -> String {
     format!("{what} are not available yet: no workspace crate defines the binary `{bin}`")
 }
 
+/// Build `bin` (release) and run it with `args`. The build selects the whole workspace
+/// rather than `-p package`: cargo unifies features over the selected packages, and a
+/// different selection would rebuild burn and friends from scratch (~10 min on 2 cores).
 fn release_run(
     ws: &Workspace,
     package: &str,
     bin: &str,
     args: &[String],
 ) -> Result<std::process::ExitStatus> {
-    let mut cmd = Command::new(cargo());
-    cmd.args(["run", "--release", "-p", package, "--bin", bin, "--"])
-        .args(args)
-        .current_dir(&ws.root);
+    proc::run(
+        Command::new(cargo())
+            .args(["build", "--release", "--workspace", "--bin", bin])
+            .current_dir(&ws.root),
+        &ws.root,
+    )
+    .with_context(|| format!("building {bin} (package {package})"))?;
+    let binary = ws.binary("release", bin);
+    let mut cmd = Command::new(&binary);
+    cmd.args(args).current_dir(&ws.root);
     proc::echo(&cmd, &ws.root);
     cmd.status()
-        .with_context(|| format!("could not start `{}`", proc::describe(&cmd)))
+        .with_context(|| format!("could not start `{}`", binary.display()))
 }
 
 #[cfg(test)]

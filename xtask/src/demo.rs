@@ -15,17 +15,19 @@ const DEFAULT_PORT: u16 = 8766;
 
 pub fn run(user_args: &[String]) -> Result<ExitCode> {
     let ws = Workspace::load()?;
-    let Some(package) = ws.package_with_bin(SERVER_BIN).map(|p| p.name.clone()) else {
+    if ws.package_with_bin(SERVER_BIN).is_none() {
         bail!(
             "`cargo xtask demo` is not available yet: the unified server binary `{SERVER_BIN}` \
              (package `{SERVER_PACKAGE}`) is not in this workspace. Until it is, train with \
-             `cargo run --release -p townlet-runner --bin townlet-train -- --pack {DEFAULT_PACK}`."
+             `cargo xtask run townlet-train -- --pack {DEFAULT_PACK}`."
         );
     };
     frontend::ensure_built(&ws)?;
     proc::run(
         Command::new(cargo())
-            .args(["build", "--release", "-p", &package, "--bin", SERVER_BIN])
+            // `--workspace`, not `-p`: features unify over the whole workspace, so this
+            // build shares every artifact with `cargo xtask bench` / `learn-check`.
+            .args(["build", "--release", "--workspace", "--bin", SERVER_BIN])
             .current_dir(&ws.root),
         &ws.root,
     )?;

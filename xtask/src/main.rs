@@ -6,6 +6,7 @@
 //! * `demo` — build the frontend and the unified server (release), start it, open a browser.
 //! * `bench` — the criterion benches, then the training/streaming benchmark binary.
 //! * `learn-check` — dispatch to the learning checks binary.
+//! * `run` — build any workspace binary in release and run it (same build as `demo`).
 
 mod bench;
 mod demo;
@@ -58,6 +59,15 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Build a workspace binary in release and run it from the current folder, e.g.
+    /// `cargo xtask run townlet-train -- --pack configs/L0_0_minimal`. Unlike
+    /// `cargo run -p …`, it shares one release build with demo, bench and learn-check.
+    Run {
+        /// townlet-train, townlet-inference, townlet-demo, townlet-simulate, …
+        bin: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -72,6 +82,7 @@ fn main() -> ExitCode {
             args,
         } => bench::bench(!skip_criterion, !skip_training, &args),
         Command::LearnCheck { args } => bench::learn_check(&args),
+        Command::Run { bin, args } => bench::run_bin(&bin, &args),
     };
     match result {
         Ok(code) => code,
