@@ -228,12 +228,8 @@ pub async fn recv_type<S>(ws: &mut WebSocketStream<S>, ty: &str) -> Value
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    loop {
-        let v = recv(ws).await;
-        if v["type"] == ty {
-            return v;
-        }
-    }
+    let what = format!("a `{ty}` message");
+    recv_matching(ws, &what, |v| v["type"] == ty).await
 }
 
 /// Reads until a message satisfies `pred`.
@@ -241,11 +237,37 @@ pub async fn recv_where<S>(ws: &mut WebSocketStream<S>, pred: impl Fn(&Value) ->
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    loop {
-        let v = recv(ws).await;
-        if pred(&v) {
-            return v;
+    recv_matching(ws, "the expected message", pred).await
+}
+
+/// Reads until `pred` holds, within one overall deadline: `stats` arrive every second, so
+/// a per-message timeout alone would wait forever for a message that never comes. The
+/// panic lists the types seen meanwhile.
+async fn recv_matching<S>(
+    ws: &mut WebSocketStream<S>,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut seen: Vec<String> = Vec::new();
+    let found = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let v = recv(ws).await;
+            if pred(&v) {
+                return v;
+            }
+            let t = v["type"].as_str().unwrap_or("?").to_string();
+            if seen.last() != Some(&t) {
+                seen.push(t);
+            }
         }
+    })
+    .await;
+    match found {
+        Ok(v) => v,
+        Err(_) => panic!("no {what} within {DEADLINE:?}; saw meanwhile: {seen:?}"),
     }
 }
 
@@ -332,5 +354,68 @@ pub async fn wait_status(addr: SocketAddr, pred: impl Fn(&Value) -> bool) -> Val
             "status never matched: {v}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A client that never loses a message: what a `recv_*` call skips over is kept, in order,
+/// for the next call. Several kinds of message interleave on one connection (summaries,
+/// episodes, steps, stats), so tests that wait for one kind must not discard the others.
+pub struct Inbox {
+    pub ws: Ws,
+    kept: std::collections::VecDeque<Value>,
+}
+
+impl Inbox {
+    pub fn new(ws: Ws) -> Self {
+        Inbox {
+            ws,
+            kept: Default::default(),
+        }
+    }
+
+    pub async fn send(&mut self, json: &str) {
+        send(&mut self.ws, json).await;
+    }
+
+    /// The first message (kept or new) of type `ty`.
+    pub async fn recv_type(&mut self, ty: &str) -> Value {
+        let what = format!("a `{ty}` message");
+        self.recv_matching(&what, |v| v["type"] == ty).await
+    }
+
+    /// The first message (kept or new) that satisfies `pred`.
+    pub async fn recv_where(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        self.recv_matching("the expected message", pred).await
+    }
+
+    async fn recv_matching(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.kept.iter().position(&pred) {
+            return self.kept.remove(i).unwrap();
+        }
+        let kept = &mut self.kept;
+        let ws = &mut self.ws;
+        let found = tokio::time::timeout(DEADLINE, async {
+            loop {
+                let v = recv(ws).await;
+                if pred(&v) {
+                    return v;
+                }
+                if v["type"] != "stats" {
+                    kept.push_back(v);
+                }
+            }
+        })
+        .await;
+        match found {
+            Ok(v) => v,
+            Err(_) => {
+                let types: Vec<&str> = self
+                    .kept
+                    .iter()
+                    .map(|v| v["type"].as_str().unwrap_or("?"))
+                    .collect();
+                panic!("no {what} within {DEADLINE:?}; kept meanwhile: {types:?}")
+            }
+        }
     }
 }
