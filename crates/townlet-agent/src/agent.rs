@@ -376,6 +376,32 @@ impl DqnAgent {
         out
     }
 
+    /// Zero the recurrent acting state (a new evaluation episode); nothing else changes.
+    pub fn reset_hidden(&mut self) {
+        if let QModel::Recurrent(m) = &mut self.model {
+            m.state.iter_mut().for_each(|v| *v = 0.0);
+            m.pre_state.iter_mut().for_each(|v| *v = 0.0);
+        }
+    }
+
+    /// Run `f` (greedy evaluation episodes, D42) without disturbing training: the action
+    /// RNG and the recurrent acting state are put back afterwards, so a run with
+    /// evaluations trains exactly like one without.
+    pub fn isolated<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        let rng = self.action_rng.clone();
+        let saved = match &self.model {
+            QModel::Recurrent(m) => Some((m.state.clone(), m.pre_state.clone())),
+            QModel::Simple(_) => None,
+        };
+        let out = f(self);
+        self.action_rng = rng;
+        if let (Some((state, pre)), QModel::Recurrent(m)) = (saved, &mut self.model) {
+            m.state = state;
+            m.pre_state = pre;
+        }
+        out
+    }
+
     /// Cumulative time per phase since the agent was built (see [`AgentPhaseTimes`]).
     pub fn phase_times(&self) -> AgentPhaseTimes {
         self.phase

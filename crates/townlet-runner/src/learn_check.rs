@@ -1,7 +1,7 @@
 //! The learning criteria of training.md §16.3: run the protocol, measure baselines in the
 //! same world, and judge each criterion (value, threshold, pass/fail).
 
-use crate::runner::{DemoRunner, EpisodeReport, RunnerError, RunnerOptions};
+use crate::runner::{DemoRunner, EpisodeReport, EvalOptions, RunnerError, RunnerOptions};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -22,6 +22,18 @@ pub struct RunTrace {
     pub rss_end_kb: Option<u64>,
     pub seconds: f64,
     pub env_steps: u64,
+    /// `simple` or `recurrent`.
+    pub network: String,
+    /// Greedy evaluations (D42): (training episodes done, mean evaluation length).
+    pub evaluations: Vec<(u64, f64)>,
+}
+
+/// How a protocol run trains: which network, and whether to evaluate greedily (D42).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunSpec {
+    pub static_stage: Option<u8>,
+    pub network: Option<townlet_config::NetworkType>,
+    pub evaluation: Option<EvalOptions>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,7 +64,7 @@ pub fn run_protocol(
     pack_dir: &Path,
     seed: u64,
     episodes: u64,
-    static_stage: Option<u8>,
+    spec: RunSpec,
     run_dir: PathBuf,
 ) -> Result<RunTrace, RunnerError> {
     let opts = RunnerOptions {
@@ -60,10 +72,14 @@ pub fn run_protocol(
         run_dir: Some(run_dir),
         episodes: Some(episodes),
         seed: Some(seed),
-        static_stage,
+        static_stage: spec.static_stage,
+        network: spec.network,
+        evaluation: spec.evaluation,
         ..Default::default()
     };
     let mut runner = DemoRunner::new(&opts, None, Arc::new(AtomicBool::new(false)))?;
+    let network = format!("{:?}", runner.pack().population.network_type).to_lowercase();
+    let mut evaluations = Vec::new();
     let start = std::time::Instant::now();
     let mut lengths = Vec::new();
     let mut stages = Vec::new();
@@ -75,6 +91,15 @@ pub fn run_protocol(
         steps = r.total_steps;
         if lengths.len() == 100 {
             rss100 = rss_kb();
+        }
+        if let Some(ev) = &r.evaluation {
+            let m = mean(ev);
+            evaluations.push((r.episode + 1, m));
+            eprintln!(
+                "  {suite} seed {seed} {network}: greedy evaluation after {:>5} episodes: mean {m:6.1} over {}",
+                r.episode + 1,
+                ev.len()
+            );
         }
         if (r.episode + 1).is_multiple_of(250) {
             let k = lengths.len().min(100);
@@ -99,6 +124,8 @@ pub fn run_protocol(
         rss_end_kb: rss_kb(),
         seconds: start.elapsed().as_secs_f64(),
         env_steps: steps,
+        network,
+        evaluations,
     })
 }
 
@@ -385,4 +412,98 @@ fn judge_rss(runs: &[RunTrace]) -> Criterion {
         1,
         per,
     )
+}
+
+fn best_evaluation(t: &RunTrace) -> f64 {
+    t.evaluations
+        .iter()
+        .map(|(_, m)| *m)
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Issue 8 / D24 / D42 on a POMDP pack: per seed, the recurrent network's best greedy
+/// evaluation mean must exceed random, REST-only and the MLP's best (same seed, same
+/// world, same stage). `baselines` are (seed, random, REST) mean lengths in each seed's
+/// world.
+pub fn judge_pomdp(
+    id: &str,
+    recurrent: &[RunTrace],
+    simple: &[RunTrace],
+    baselines: &[(u64, f64, f64)],
+) -> Vec<Criterion> {
+    let per = recurrent
+        .iter()
+        .map(|r| {
+            let (random, rest) = baselines
+                .iter()
+                .find(|b| b.0 == r.seed)
+                .map_or((f64::NAN, f64::NAN), |b| (b.1, b.2));
+            let b = best_evaluation(r);
+            let mlp = simple
+                .iter()
+                .find(|s| s.seed == r.seed)
+                .map_or(f64::NAN, best_evaluation);
+            (
+                r.seed,
+                format!(
+                    "recurrent best {b:.1} vs random {random:.1}, REST {rest:.1}, MLP best {mlp:.1}"
+                ),
+                b > random && b > rest && b > mlp,
+            )
+        })
+        .collect();
+    vec![judge(
+        id,
+        "recurrent net's best greedy-evaluation mean beats random, REST-only and the MLP (every seed)",
+        recurrent.len(),
+        per,
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(seed: u64, network: &str, evals: &[f64]) -> RunTrace {
+        RunTrace {
+            suite: "l2".into(),
+            seed,
+            lengths: vec![],
+            stages: vec![],
+            rss_after_100_kb: None,
+            rss_end_kb: None,
+            seconds: 0.0,
+            env_steps: 0,
+            network: network.into(),
+            evaluations: evals
+                .iter()
+                .enumerate()
+                .map(|(i, m)| ((i as u64 + 1) * 100, *m))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn pomdp_criterion_needs_every_seed_to_beat_all_three() {
+        let rec = [
+            trace(1, "recurrent", &[100.0, 260.0, 240.0]),
+            trace(2, "recurrent", &[120.0, 200.0]),
+        ];
+        let mlp = [
+            trace(1, "simple", &[150.0, 180.0]),
+            trace(2, "simple", &[210.0]),
+        ];
+        let base = [(1, 130.0, 190.0), (2, 130.0, 190.0)];
+        let c = judge_pomdp("L2-1", &rec, &mlp, &base);
+        assert_eq!(c[0].per_seed[0].2, true, "seed 1: 260 beats 130, 190, 180");
+        assert_eq!(
+            c[0].per_seed[1].2, false,
+            "seed 2: 200 does not beat the MLP's 210"
+        );
+        assert!(!c[0].pass);
+        let c = judge_pomdp("L2-1", &rec[..1], &mlp, &base);
+        assert!(c[0].pass);
+        let c = judge_pomdp("L2-1", &rec[..1], &mlp, &[(1, 130.0, 300.0)]);
+        assert!(!c[0].pass, "REST-only at 300 is not beaten");
+    }
 }

@@ -11,5 +11,6 @@ pub mod threads;
 
 pub use run_folder::{RunFolder, RunFolderError};
 pub use runner::{
-    DemoRunner, EpisodeReport, PhaseTimes, RunSummary, RunnerError, RunnerOptions, StopFlag,
+    DemoRunner, EpisodeReport, EvalOptions, PhaseTimes, RunSummary, RunnerError, RunnerOptions,
+    StopFlag,
 };

@@ -71,6 +71,17 @@ pub struct RunnerOptions {
     /// Raise the stop flag once this many env steps have been taken in this process
     /// (a deterministic stand-in for Ctrl+C in tests; not persisted).
     pub stop_after_steps: Option<u64>,
+    /// Greedy evaluation (D42): after every `every` training episodes, play `episodes`
+    /// episodes with ε = 0 (not trained on, recorded or streamed); their lengths come in
+    /// the `EpisodeReport`. Not persisted.
+    pub evaluation: Option<EvalOptions>,
+}
+
+/// See [`RunnerOptions::evaluation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalOptions {
+    pub every: u64,
+    pub episodes: u32,
 }
 
 /// The command-line overrides a run was created with, kept in `<run>/run_options.json` so
@@ -130,6 +141,9 @@ pub struct EpisodeReport {
     /// Thread CPU time spent on this episode's steps (ns), D40.
     pub cpu_ns: u64,
     pub wall_ns: u64,
+    /// Lengths of the greedy evaluation episodes played after this one (D42), if due.
+    #[serde(default)]
+    pub evaluation: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -169,6 +183,7 @@ pub struct DemoRunner {
     stop_after_steps: Option<u64>,
     steps_this_process: u64,
     phase: PhaseTimes,
+    evaluation: Option<EvalOptions>,
 }
 
 /// Where the training thread's wall-clock time went in this process (nanoseconds): the
@@ -272,6 +287,7 @@ impl DemoRunner {
         apply_overrides(&mut pack, &effective);
         let mut runner = Self::build(pack, folder, live_episode_callback, stop, resuming)?;
         runner.stop_after_steps = opts.stop_after_steps;
+        runner.evaluation = opts.evaluation;
         Ok(runner)
     }
 
@@ -328,6 +344,7 @@ impl DemoRunner {
             stop_after_steps: None,
             steps_this_process: 0,
             phase: PhaseTimes::default(),
+            evaluation: None,
         };
         if resuming {
             runner.resume()?;
@@ -425,8 +442,14 @@ impl DemoRunner {
                 break;
             }
             let e = self.next_episode;
-            let report = self.run_episode(e)?;
+            let mut report = self.run_episode(e)?;
             let was_interrupted = report.end_reason == EndReason::Interrupted;
+            if let Some(ev) = self.evaluation
+                && !was_interrupted
+                && (e + 1).is_multiple_of(ev.every.max(1))
+            {
+                report.evaluation = Some(self.evaluate(ev.episodes)?);
+            }
             on_episode(&report);
             self.next_episode = e + 1;
             let last = self.next_episode >= self.max_episodes;
@@ -668,6 +691,37 @@ impl DemoRunner {
             stage_changed_to,
             cpu_ns: crate::threads::thread_cpu_time_ns().saturating_sub(t_cpu),
             wall_ns: t_wall.elapsed().as_nanos() as u64,
+            evaluation: None,
+        })
+    }
+
+    /// Greedy evaluation (D42): `episodes` episodes of one agent with ε = 0 in a copy of
+    /// the training world (same layout, same stage), not trained on, recorded or
+    /// streamed. Training continues afterwards exactly as it would have without it.
+    pub fn evaluate(&mut self, episodes: u32) -> Result<Vec<u32>, RunnerError> {
+        let mut env = Env::new(&self.pack, 1, self.seed ^ 0x0e7a_1u64)?;
+        env.set_layout(&self.env.layout())?;
+        let multiplier = self.agent.multiplier();
+        let cap = self.pack.curriculum.max_steps_per_episode;
+        self.agent.isolated(|agent| {
+            let mut lengths = Vec::with_capacity(episodes as usize);
+            for _ in 0..episodes {
+                env.reset();
+                agent.reset_hidden();
+                let mut t = 0;
+                while t < cap {
+                    let obs = env.observations().to_vec();
+                    let masks = env.action_masks().to_vec();
+                    let decision = agent.act_with(&obs, &masks, 0.0, false);
+                    let action = decision.first().map_or(0, |d| d.action);
+                    t += 1;
+                    if env.step(&[action], multiplier)?.dones[0] {
+                        break;
+                    }
+                }
+                lengths.push(t);
+            }
+            Ok(lengths)
         })
     }
 

@@ -4,19 +4,23 @@
 use anyhow::Result;
 use clap::Parser;
 use std::path::PathBuf;
-use townlet_runner::learn_check::{self, Criterion, RunTrace};
+use townlet_config::NetworkType;
+use townlet_runner::EvalOptions;
+use townlet_runner::learn_check::{self, Criterion, RunSpec, RunTrace};
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 #[derive(Parser, Debug)]
 #[command(name = "townlet-learn-check")]
 struct Args {
-    /// Which runs: l0 (L0_0, 500 ep), l1 (L1, 3000 ep), l1-static (L1 stage 4, 1500 ep), all.
+    /// Which runs: l0 (L0_0, 500 ep), l1 (L1, 3000 ep), l1-static (L1 stage 4, 1500 ep),
+    /// all (those three, training.md §16.3); l2 / l3 (POMDP packs at stage 4, 1000 ep,
+    /// recurrent vs MLP with greedy evaluations, issue 8), pomdp (both).
     #[arg(long, default_value = "all")]
     suite: String,
-    /// Seeds (the protocol uses 1,2,3).
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
-    seeds: Vec<u64>,
+    /// Seeds (default: 1,2,3 for L0/L1, 1,2 for L2/L3).
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<u64>>,
     /// Scale every run's episode count (e.g. 0.2 for a quick look; the criteria assume 1.0).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
@@ -59,13 +63,19 @@ fn run(args: Args) -> Result<()> {
             1500,
             Some(4u8),
         ),
+        ("l2", "configs/L2_partial_observability", 1000, Some(4u8)),
+        ("l3", "configs/L3_temporal_mechanics", 1000, Some(4u8)),
     ]
     .into_iter()
-    .filter(|(s, ..)| args.suite == "all" || args.suite == *s)
+    .filter(|(s, ..)| {
+        args.suite == *s
+            || (args.suite == "all" && !s.starts_with("l2") && !s.starts_with("l3"))
+            || (args.suite == "pomdp" && (*s == "l2" || *s == "l3"))
+    })
     .collect();
     if suites.is_empty() {
         anyhow::bail!(
-            "--suite must be l0, l1, l1-static or all (got '{}')",
+            "--suite must be l0, l1, l1-static, all, l2, l3 or pomdp (got '{}')",
             args.suite
         );
     }
@@ -73,15 +83,90 @@ fn run(args: Args) -> Result<()> {
     let mut traces: Vec<RunTrace> = vec![];
     for (suite, pack, episodes, stage) in suites {
         let pack_dir = ws.join(pack);
+        let pomdp = suite == "l2" || suite == "l3";
+        let seeds = args
+            .seeds
+            .clone()
+            .unwrap_or_else(|| if pomdp { vec![1, 2] } else { vec![1, 2, 3] });
+        if pomdp {
+            // Issue 8 / D24 / D42: recurrent vs MLP, greedy evaluations every 100 episodes.
+            let evaluation = Some(EvalOptions {
+                every: scaled(100),
+                episodes: 20,
+            });
+            let mut by_net: Vec<Vec<RunTrace>> = vec![];
+            for network in [NetworkType::Recurrent, NetworkType::Simple] {
+                let mut runs = vec![];
+                for &seed in &seeds {
+                    eprintln!(
+                        "{suite}: seed {seed}, {network:?} network, {} episodes at stage 4 …",
+                        scaled(episodes)
+                    );
+                    let t = learn_check::run_protocol(
+                        suite,
+                        &pack_dir,
+                        seed,
+                        scaled(episodes),
+                        RunSpec {
+                            static_stage: stage,
+                            network: Some(network),
+                            evaluation,
+                        },
+                        root.join(format!("{suite}_{network:?}_seed{seed}")),
+                    )?;
+                    eprintln!(
+                        "  done in {:.0} s ({:.0} env steps/s)",
+                        t.seconds,
+                        t.env_steps as f64 / t.seconds.max(1e-9)
+                    );
+                    runs.push(t);
+                }
+                by_net.push(runs);
+            }
+            let mut baselines = vec![];
+            for &seed in &seeds {
+                let random = learn_check::baseline(&pack_dir, seed, 4, None, 300)?;
+                let rest = learn_check::baseline(&pack_dir, seed, 4, Some("REST"), 20)?;
+                println!(
+                    "baseline {suite} stage 4, seed {seed}'s world: random {random:.0}, REST {rest:.0}"
+                );
+                baselines.push((seed, random, rest));
+            }
+            for runs in &by_net {
+                for t in runs {
+                    let evals: Vec<String> = t
+                        .evaluations
+                        .iter()
+                        .map(|(_, m)| format!("{m:.0}"))
+                        .collect();
+                    println!(
+                        "{suite} seed {} {}: greedy evaluation means every {} episodes: {}",
+                        t.seed,
+                        t.network,
+                        scaled(100),
+                        evals.join(" ")
+                    );
+                }
+            }
+            let id = if suite == "l2" { "L2-1" } else { "L3-1" };
+            all_criteria.extend(learn_check::judge_pomdp(
+                id, &by_net[0], &by_net[1], &baselines,
+            ));
+            traces.extend(by_net.into_iter().flatten());
+            continue;
+        }
         let mut runs = vec![];
-        for &seed in &args.seeds {
+        for &seed in &seeds {
             eprintln!("{suite}: seed {seed}, {} episodes …", scaled(episodes));
             let t = learn_check::run_protocol(
                 suite,
                 &pack_dir,
                 seed,
                 scaled(episodes),
-                stage,
+                RunSpec {
+                    static_stage: stage,
+                    ..RunSpec::default()
+                },
                 root.join(format!("{suite}_seed{seed}")),
             )?;
             eprintln!(
@@ -92,7 +177,7 @@ fn run(args: Args) -> Result<()> {
             runs.push(t);
         }
         // Baselines in the same world as seed 1's layout.
-        let seed = args.seeds.first().copied().unwrap_or(1);
+        let seed = seeds.first().copied().unwrap_or(1);
         let stages: &[u8] = match stage {
             Some(s) => &[s],
             None if suite == "l0" => &[1, 2],

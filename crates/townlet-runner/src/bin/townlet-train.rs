@@ -107,6 +107,7 @@ fn run(args: Args) -> Result<()> {
         static_stage: args.static_stage,
         max_steps: None,
         stop_after_steps: None,
+        evaluation: None,
     };
     if opts.pack_dir.is_none() && opts.run_dir.is_none() {
         anyhow::bail!("give --pack DIR for a new run, or --run DIR to resume one");

@@ -125,6 +125,7 @@ fn run(args: Args) -> Result<()> {
             static_stage: args.static_stage,
             max_steps: args.max_steps,
             stop_after_steps: None,
+            evaluation: None,
         },
         server: ServerOptions {
             host: args.host.clone(),
