@@ -699,7 +699,7 @@ impl DemoRunner {
     /// the training world (same layout, same stage), not trained on, recorded or
     /// streamed. Training continues afterwards exactly as it would have without it.
     pub fn evaluate(&mut self, episodes: u32) -> Result<Vec<u32>, RunnerError> {
-        let mut env = Env::new(&self.pack, 1, self.seed ^ 0x0e7a_1u64)?;
+        let mut env = Env::new(&self.pack, 1, self.seed ^ 0xe7a1_u64)?;
         env.set_layout(&self.env.layout())?;
         let multiplier = self.agent.multiplier();
         let cap = self.pack.curriculum.max_steps_per_episode;
