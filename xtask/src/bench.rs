@@ -18,12 +18,16 @@ pub fn bench(criterion: bool, training: bool, args: &[String]) -> Result<ExitCod
         }
         for p in packages {
             println!("\n=== criterion: {} ({}) ===", p.name, p.benches.join(", "));
-            proc::run(
-                Command::new(cargo())
-                    .args(["bench", "-p", &p.name])
-                    .current_dir(&ws.root),
-                &ws.root,
-            )?;
+            for b in &p.benches {
+                // `--workspace --bench NAME` rather than `-p`: one feature set, so the
+                // benches reuse the release build instead of rebuilding burn.
+                proc::run(
+                    Command::new(cargo())
+                        .args(["bench", "--workspace", "--bench", b])
+                        .current_dir(&ws.root),
+                    &ws.root,
+                )?;
+            }
         }
     }
     if training {

@@ -98,18 +98,16 @@ pub async fn serve(
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(stats_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last = (Instant::now(), hub.trained().1);
+            let mut rate = RateWindow::new(STEPS_RATE_WINDOW);
+            rate.sample(Instant::now(), hub.trained().1);
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = stop.changed() => break,
                 }
-                let steps = hub.trained().1;
-                let dt = last.0.elapsed().as_secs_f64();
-                if dt > 0.0 {
-                    hub.set_steps_rate(steps.saturating_sub(last.1) as f64 / dt);
+                if let Some(r) = rate.sample(Instant::now(), hub.trained().1) {
+                    hub.set_steps_rate(r);
                 }
-                last = (Instant::now(), steps);
                 hub.push_stats();
             }
         }));
@@ -148,4 +146,66 @@ pub async fn serve(
         tracing::debug!("HTTP connections still open at shutdown");
     }
     Ok(())
+}
+
+/// Steps are counted when an episode finishes, so a one-second rate flickers to 0 whenever
+/// no episode ends within that second (every few seconds for the recurrent packs). The
+/// rate shown is over the last 10 seconds instead.
+const STEPS_RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Rate of a growing counter over a sliding time window.
+struct RateWindow {
+    window: std::time::Duration,
+    samples: std::collections::VecDeque<(Instant, u64)>,
+}
+
+impl RateWindow {
+    fn new(window: std::time::Duration) -> Self {
+        RateWindow {
+            window,
+            samples: Default::default(),
+        }
+    }
+
+    /// Adds a sample; returns the rate per second since the oldest sample in the window
+    /// (None until two samples exist).
+    fn sample(&mut self, at: Instant, count: u64) -> Option<f64> {
+        self.samples.push_back((at, count));
+        while self.samples.len() > 2
+            && self
+                .samples
+                .get(1)
+                .is_some_and(|(t, _)| at.duration_since(*t) >= self.window)
+        {
+            self.samples.pop_front();
+        }
+        let (t0, c0) = *self.samples.front()?;
+        let dt = at.duration_since(t0).as_secs_f64();
+        (dt > 0.0).then(|| count.saturating_sub(c0) as f64 / dt)
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rate_is_smoothed_over_the_window() {
+        let t = Instant::now();
+        let mut r = RateWindow::new(Duration::from_secs(10));
+        assert_eq!(r.sample(t, 0), None);
+        // 1000 steps land at second 3, nothing else for 8 s: the rate stays positive.
+        let mut last = None;
+        for s in 1..=8u64 {
+            let count = if s >= 3 { 1000 } else { 0 };
+            last = r.sample(t + Duration::from_secs(s), count);
+        }
+        assert_eq!(last, Some(1000.0 / 8.0));
+        // Old samples leave the window: after 20 quiet seconds the rate is 0.
+        for s in 9..=25u64 {
+            last = r.sample(t + Duration::from_secs(s), 1000);
+        }
+        assert_eq!(last, Some(0.0));
+    }
 }
