@@ -5,14 +5,12 @@
 //! through all `L + 1` observations, and step `t` bootstraps from the target output at
 //! `t + 1`.
 
-use crate::learner::{LearnerSettings, UpdateStats, clip_global_norm, new_adam};
+use crate::learner::{LearnerSettings, TdTerms, UpdateStats, new_adam, td_update};
 use crate::recurrent::{RecurrentQNetwork, STATE_LEN, state_from_flat, state_to_flat};
 use crate::sequence::SeqBatch;
 use burn::nn::LstmState;
-use burn::nn::loss::{HuberLossConfig, MseLoss, Reduction};
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use townlet_config::LossKind;
 
 pub struct RecurrentLearner {
     pub(crate) online: RecurrentQNetwork,
@@ -140,36 +138,16 @@ impl RecurrentLearner {
             q_next.max_dim(2)
         }
         .reshape([b, l]);
-        let rew = Tensor::<2>::from_data(TensorData::new(batch.reward.clone(), [b, l]), &self.base);
-        let term =
-            Tensor::<2>::from_data(TensorData::new(batch.terminal.clone(), [b, l]), &self.base);
-        let y_plain = rew + v_next.mul(term.neg().add_scalar(1.0)).mul_scalar(s.gamma);
-        let y = y_plain.clone().autodiff();
-
-        let td_abs_mean = (q_sa.clone().inner() - y_plain)
-            .abs()
-            .mean()
-            .into_scalar::<f32>();
-        let q_mean = q_sa.clone().inner().mean().into_scalar::<f32>();
-        let loss = match s.loss {
-            LossKind::Mse => MseLoss::new().forward(q_sa, y, Reduction::Mean),
-            LossKind::Huber => {
-                HuberLossConfig::new(s.huber_delta)
-                    .init()
-                    .forward(q_sa, y, Reduction::Mean)
-            }
+        let terms = TdTerms {
+            q_sa,
+            v_next,
+            reward: &batch.reward,
+            terminal: &batch.terminal,
         };
-        let loss_value = loss.clone().into_scalar::<f32>();
-        let mut grads = GradientsParams::from_grads(loss.backward(), &self.online);
-        let grad_norm = clip_global_norm(&self.online, &mut grads, s.max_grad_norm);
-        let online = self.online.clone();
-        self.online = self.optim.step(s.lr, online, grads);
+        let (online, stats) =
+            td_update(self.online.clone(), &mut self.optim, &s, terms, &self.base);
+        self.online = online;
         self.policy = self.online.valid();
-        UpdateStats {
-            loss: loss_value,
-            td_abs_mean,
-            q_mean,
-            grad_norm,
-        }
+        stats
     }
 }

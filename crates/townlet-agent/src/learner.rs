@@ -108,38 +108,80 @@ impl DqnLearner {
         } else {
             self.target.forward(next).max_dim(1)
         };
-        let rew = Tensor::<2>::from_data(TensorData::new(batch.reward.clone(), [b, 1]), &self.base);
-        let term =
-            Tensor::<2>::from_data(TensorData::new(batch.terminal.clone(), [b, 1]), &self.base);
-        let y_plain = rew + v_next.mul(term.neg().add_scalar(1.0)).mul_scalar(s.gamma);
-        let y = y_plain.clone().autodiff();
-
-        let td_abs_mean = (q_sa.clone().inner() - y_plain)
-            .abs()
-            .mean()
-            .into_scalar::<f32>();
-        let q_mean = q_sa.clone().inner().mean().into_scalar::<f32>();
-        let loss = match s.loss {
-            LossKind::Mse => MseLoss::new().forward(q_sa, y, Reduction::Mean),
-            LossKind::Huber => {
-                HuberLossConfig::new(s.huber_delta)
-                    .init()
-                    .forward(q_sa, y, Reduction::Mean)
-            }
+        let terms = TdTerms {
+            q_sa,
+            v_next,
+            reward: &batch.reward,
+            terminal: &batch.terminal,
         };
-        let loss_value = loss.clone().into_scalar::<f32>();
-        let mut grads = GradientsParams::from_grads(loss.backward(), &self.online);
-        let grad_norm = clip_global_norm(&self.online, &mut grads, s.max_grad_norm);
-        let online = self.online.clone();
-        self.online = self.optim.step(s.lr, online, grads);
+        let (online, stats) = td_update(self.online.clone(), &mut self.optim, s, terms, &self.base);
+        self.online = online;
         self.policy = self.online.valid();
+        stats
+    }
+}
+
+/// The inputs of [`td_update`]: `q_sa` on the autodiff device (the online net's values of
+/// the actions taken), `v_next` plain, both `[B, 1]` or `[B, L]`; rewards and terminal
+/// flags row-major in that shape.
+pub(crate) struct TdTerms<'a> {
+    pub q_sa: Tensor<2>,
+    pub v_next: Tensor<2>,
+    pub reward: &'a [f32],
+    pub terminal: &'a [f32],
+}
+
+/// Steps 5–9 of training.md §3, shared by the feed-forward and the sequence learner
+/// (§5 step 6): `y = r + γ (1 − term) v'`, the loss of `q_sa` against `y` (MSE or Huber,
+/// mean), backward, global-norm clipping (D15) and one Adam step. Returns the stepped
+/// module and the update's statistics.
+pub(crate) fn td_update<M: Module>(
+    online: M,
+    optim: &mut ModuleOptimizer,
+    s: &LearnerSettings,
+    t: TdTerms<'_>,
+    base: &Device,
+) -> (M, UpdateStats) {
+    let TdTerms {
+        q_sa,
+        v_next,
+        reward,
+        terminal,
+    } = t;
+    let shape = q_sa.dims();
+    let reward = Tensor::<2>::from_data(TensorData::new(reward.to_vec(), shape), base);
+    let terminal = Tensor::<2>::from_data(TensorData::new(terminal.to_vec(), shape), base);
+    let y_plain = reward
+        + v_next
+            .mul(terminal.neg().add_scalar(1.0))
+            .mul_scalar(s.gamma);
+    let y = y_plain.clone().autodiff();
+    let td_abs_mean = (q_sa.clone().inner() - y_plain)
+        .abs()
+        .mean()
+        .into_scalar::<f32>();
+    let q_mean = q_sa.clone().inner().mean().into_scalar::<f32>();
+    let loss = match s.loss {
+        LossKind::Mse => MseLoss::new().forward(q_sa, y, Reduction::Mean),
+        LossKind::Huber => {
+            HuberLossConfig::new(s.huber_delta)
+                .init()
+                .forward(q_sa, y, Reduction::Mean)
+        }
+    };
+    let loss_value = loss.clone().into_scalar::<f32>();
+    let mut grads = GradientsParams::from_grads(loss.backward(), &online);
+    let grad_norm = clip_global_norm(&online, &mut grads, s.max_grad_norm);
+    let online = optim.step(s.lr, online, grads);
+    (
+        online,
         UpdateStats {
             loss: loss_value,
             td_abs_mean,
             q_mean,
             grad_norm,
-        }
-    }
+        },
+    )
 }
 
 /// Scale every gradient by `max / (n + 1e-6)` when the global L2 norm `n` exceeds `max`
