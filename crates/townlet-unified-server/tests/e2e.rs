@@ -78,6 +78,8 @@ fn streamed_episodes_are_the_training_episodes() {
             port: free_port(),
             ..ServerOptions::default()
         },
+        // Both viewers below are connected before episode 0 starts.
+        wait_for_viewers: 2,
         ..DemoOptions::default()
     };
     let sd = shutdown.clone();
@@ -88,6 +90,17 @@ fn streamed_episodes_are_the_training_episodes() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let received = rt.block_on(async {
         let url = format!("ws://127.0.0.1:{}/ws", started.port);
+        // A viewer that never reads (tiny receive buffer): it must not hold back the
+        // reader below or training (its own queue skips, and it is dropped on timeout).
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket
+            .connect(([127, 0, 0, 1], started.port).into())
+            .await
+            .expect("connect the silent viewer");
+        let (_silent, _) = tokio_tungstenite::client_async(url.clone(), stream)
+            .await
+            .expect("silent viewer handshake");
         let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("connect");
@@ -99,12 +112,18 @@ fn streamed_episodes_are_the_training_episodes() {
         let mut pending: std::collections::VecDeque<u64> = Default::default();
         let mut in_flight: Option<u64> = None;
         let t0 = Instant::now();
-        while !(episodes.len() >= 3 && pending.is_empty() && in_flight.is_none())
+        while !(episodes.len() >= 3
+            && summaries.len() >= 3
+            && pending.is_empty()
+            && in_flight.is_none())
             && t0.elapsed() < DEADLINE
         {
-            let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(30), ws.next()).await
-            else {
-                break;
+            let msg = match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
+                Ok(Some(Ok(msg))) => msg,
+                other => {
+                    eprintln!("the viewer's stream ended: {other:?}");
+                    break;
+                }
             };
             let Message::Text(text) = msg else { continue };
             let received_at = townlet_protocol::unix_ms_now();
