@@ -115,6 +115,11 @@ pub fn run_protocol(
         }
     })?;
     runner.shutdown()?;
+    let seconds = start.elapsed().as_secs_f64();
+    eprintln!(
+        "  done in {seconds:.0} s ({:.0} env steps/s)",
+        steps as f64 / seconds.max(1e-9)
+    );
     Ok(RunTrace {
         suite: suite.to_string(),
         seed,
@@ -122,7 +127,7 @@ pub fn run_protocol(
         stages,
         rss_after_100_kb: rss100,
         rss_end_kb: rss_kb(),
-        seconds: start.elapsed().as_secs_f64(),
+        seconds,
         env_steps: steps,
         network,
         evaluations,

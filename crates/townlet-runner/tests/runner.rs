@@ -242,30 +242,41 @@ fn a_corrupt_checkpoint_is_a_clear_error() {
     assert!(msg.contains("checkpoint_ep"), "{msg}");
 }
 
-#[test]
-fn greedy_evaluations_do_not_change_training() {
-    let t = tempfile::tempdir().unwrap();
-    let plain = opts(&t.path().join("plain"), 12, 9);
-    let mut evaluated = opts(&t.path().join("eval"), 12, 9);
-    evaluated.evaluation = Some(townlet_runner::EvalOptions {
-        every: 4,
-        episodes: 3,
-    });
-    let (a, ha) = train(&plain);
+/// Trains `plain` and the same run with greedy evaluations `every`/`episodes`: the training
+/// must be the same, bit for bit (D42: evaluation episodes are not trained on and leave the
+/// action RNG and hidden state where they were). Returns the evaluated run's reports.
+fn same_training_with_evaluations(
+    plain: &RunnerOptions,
+    evaluated_dir: &Path,
+    every: u64,
+    episodes: u32,
+) -> Vec<EpisodeReport> {
+    let evaluated = RunnerOptions {
+        run_dir: Some(evaluated_dir.to_path_buf()),
+        evaluation: Some(townlet_runner::EvalOptions { every, episodes }),
+        ..plain.clone()
+    };
+    let (a, ha) = train(plain);
     let (b, hb) = train(&evaluated);
-    // Same training, bit for bit (D42: evaluation episodes are not trained on and leave
-    // the action RNG where it was).
     assert_eq!(
         a.iter().map(key).collect::<Vec<_>>(),
         b.iter().map(key).collect::<Vec<_>>()
     );
     assert_eq!(ha, hb);
+    assert!(a.iter().all(|r| r.evaluation.is_none()));
+    b
+}
+
+#[test]
+fn greedy_evaluations_do_not_change_training() {
+    let t = tempfile::tempdir().unwrap();
+    let plain = opts(&t.path().join("plain"), 12, 9);
+    let b = same_training_with_evaluations(&plain, &t.path().join("eval"), 4, 3);
     let evals: Vec<(u64, usize)> = b
         .iter()
         .filter_map(|r| r.evaluation.as_ref().map(|e| (r.episode, e.len())))
         .collect();
     assert_eq!(evals, vec![(3, 3), (7, 3), (11, 3)]);
-    assert!(a.iter().all(|r| r.evaluation.is_none()));
     for r in &b {
         for &len in r.evaluation.iter().flatten() {
             assert!(
@@ -279,23 +290,11 @@ fn greedy_evaluations_do_not_change_training() {
 #[test]
 fn recurrent_greedy_evaluations_do_not_change_training() {
     let t = tempfile::tempdir().unwrap();
-    let pomdp = |dir: &str| RunnerOptions {
+    let plain = RunnerOptions {
         pack_dir: Some(repo().join("configs/L2_partial_observability")),
         max_steps: Some(12),
-        ..opts(&t.path().join(dir), 6, 3)
+        ..opts(&t.path().join("plain"), 6, 3)
     };
-    let plain = pomdp("plain");
-    let mut evaluated = pomdp("eval");
-    evaluated.evaluation = Some(townlet_runner::EvalOptions {
-        every: 2,
-        episodes: 2,
-    });
-    let (a, ha) = train(&plain);
-    let (b, hb) = train(&evaluated);
-    assert_eq!(
-        a.iter().map(key).collect::<Vec<_>>(),
-        b.iter().map(key).collect::<Vec<_>>()
-    );
-    assert_eq!(ha, hb);
+    let b = same_training_with_evaluations(&plain, &t.path().join("eval"), 2, 2);
     assert_eq!(b.iter().filter(|r| r.evaluation.is_some()).count(), 3);
 }

@@ -54,6 +54,43 @@ fn free_port() -> u16 {
         .port()
 }
 
+type DemoThread = std::thread::JoinHandle<
+    Result<townlet_unified_server::DemoOutcome, townlet_unified_server::DemoError>,
+>;
+
+/// `run_demo` on a thread: `(episodes, seed, max_steps)` of `pack` into `run`, on a free
+/// port, training once `wait_for_viewers` viewers are connected.
+fn start_demo(
+    pack: &Path,
+    run: &Path,
+    (episodes, seed, max_steps): (u64, u64, u32),
+    wait_for_viewers: u64,
+) -> (ShutdownHandle, DemoThread, Started) {
+    let shutdown = ShutdownHandle::new();
+    let (tx, rx) = std::sync::mpsc::channel::<Started>();
+    let opts = DemoOptions {
+        runner: RunnerOptions {
+            pack_dir: Some(pack.to_path_buf()),
+            run_dir: Some(run.to_path_buf()),
+            episodes: Some(episodes),
+            seed: Some(seed),
+            max_steps: Some(max_steps),
+            ..Default::default()
+        },
+        server: ServerOptions {
+            port: free_port(),
+            ..ServerOptions::default()
+        },
+        wait_for_viewers,
+        ..DemoOptions::default()
+    };
+    let sd = shutdown.clone();
+    let server =
+        std::thread::spawn(move || run_demo(opts, sd, move |s| tx.send(s.clone()).unwrap()));
+    let started = rx.recv_timeout(DEADLINE).expect("server started");
+    (shutdown, server, started)
+}
+
 fn same_f32(a: f32, b: f32) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
@@ -63,29 +100,8 @@ fn streamed_episodes_are_the_training_episodes() {
     let tmp = tempfile::tempdir().unwrap();
     let pack = tiny_pack(tmp.path());
     let run = tmp.path().join("run");
-    let shutdown = ShutdownHandle::new();
-    let (tx, rx) = std::sync::mpsc::channel::<Started>();
-    let opts = DemoOptions {
-        runner: RunnerOptions {
-            pack_dir: Some(pack),
-            run_dir: Some(run.clone()),
-            episodes: Some(12),
-            seed: Some(4),
-            max_steps: Some(30),
-            ..Default::default()
-        },
-        server: ServerOptions {
-            port: free_port(),
-            ..ServerOptions::default()
-        },
-        // Both viewers below are connected before episode 0 starts.
-        wait_for_viewers: 2,
-        ..DemoOptions::default()
-    };
-    let sd = shutdown.clone();
-    let server =
-        std::thread::spawn(move || run_demo(opts, sd, move |s| tx.send(s.clone()).unwrap()));
-    let started = rx.recv_timeout(DEADLINE).expect("server started");
+    // Both viewers below are connected before episode 0 starts.
+    let (shutdown, server, started) = start_demo(&pack, &run, (12, 4, 30), 2);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let received = rt.block_on(async {
@@ -332,28 +348,7 @@ fn training_waits_for_the_first_viewer_when_asked() {
     let tmp = tempfile::tempdir().unwrap();
     let pack = tiny_pack(tmp.path());
     let run = tmp.path().join("run");
-    let shutdown = ShutdownHandle::new();
-    let (tx, rx) = std::sync::mpsc::channel::<Started>();
-    let opts = DemoOptions {
-        runner: RunnerOptions {
-            pack_dir: Some(pack),
-            run_dir: Some(run.clone()),
-            episodes: Some(3),
-            seed: Some(2),
-            max_steps: Some(20),
-            ..Default::default()
-        },
-        server: ServerOptions {
-            port: free_port(),
-            ..ServerOptions::default()
-        },
-        wait_for_viewers: 1,
-        ..DemoOptions::default()
-    };
-    let sd = shutdown.clone();
-    let server =
-        std::thread::spawn(move || run_demo(opts, sd, move |s| tx.send(s.clone()).unwrap()));
-    let started = rx.recv_timeout(DEADLINE).expect("server started");
+    let (shutdown, server, started) = start_demo(&pack, &run, (3, 2, 20), 1);
     let episodes = || {
         Database::open_read(&run.join("metrics.db"))
             .ok()

@@ -114,11 +114,6 @@ fn run(args: Args) -> Result<()> {
                         },
                         root.join(format!("{suite}_{network:?}_seed{seed}")),
                     )?;
-                    eprintln!(
-                        "  done in {:.0} s ({:.0} env steps/s)",
-                        t.seconds,
-                        t.env_steps as f64 / t.seconds.max(1e-9)
-                    );
                     runs.push(t);
                 }
                 by_net.push(runs);
@@ -169,11 +164,6 @@ fn run(args: Args) -> Result<()> {
                 },
                 root.join(format!("{suite}_seed{seed}")),
             )?;
-            eprintln!(
-                "  done in {:.0} s ({:.0} env steps/s)",
-                t.seconds,
-                t.env_steps as f64 / t.seconds.max(1e-9)
-            );
             runs.push(t);
         }
         // Baselines in the same world as seed 1's layout.
