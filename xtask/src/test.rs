@@ -43,7 +43,8 @@ const PHASES: &[Phase] = &[
     },
     Phase {
         name: "cargo test",
-        run: |ws| cargo_in(ws, &["test", "--workspace"]),
+        // Every test binary runs even after a failure, so one CI log shows all failures.
+        run: |ws| cargo_in(ws, &["test", "--workspace", "--no-fail-fast"]),
     },
     Phase {
         name: "npm ci",

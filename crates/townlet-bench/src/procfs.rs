@@ -7,11 +7,6 @@ pub fn rss_kib() -> u64 {
     status_field(Path::new("/proc/self/status"), "VmRSS:")
 }
 
-/// Peak resident set size of this process in KiB.
-pub fn peak_rss_kib() -> u64 {
-    status_field(Path::new("/proc/self/status"), "VmHWM:")
-}
-
 fn status_field(path: &Path, key: &str) -> u64 {
     std::fs::read_to_string(path)
         .ok()
@@ -69,7 +64,6 @@ mod tests {
     #[test]
     fn this_process_is_measured() {
         assert!(rss_kib() > 0);
-        assert!(peak_rss_kib() >= rss_kib());
         // Burn CPU on a named thread until /proc shows it (a tick is 10 ms of CPU).
         let h = std::thread::Builder::new()
             .name("bench-probe".into())

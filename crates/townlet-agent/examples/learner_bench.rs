@@ -1,6 +1,8 @@
-//! Cost of the recurrent learner (issue 8 item 7): one sequence update (batch 16 ×
-//! sequence 8, L2 observation layout, 8 actions) and one acting step with the carried
-//! state. `cargo run --release -p townlet-agent --example recurrent_bench`
+//! Cost of the learners, one call at a time: the feed-forward DQN update (issue 4 item 8:
+//! batch 64, L1's 93 inputs, 8 actions) and the recurrent learner (issue 8 item 7: one
+//! sequence update, batch 16 × sequence 8, L2 observation layout; one acting step with the
+//! carried state). Build with the workspace's feature set (a `-p` selection rebuilds burn):
+//! `cargo build --release --workspace --examples && target/release/examples/learner_bench`
 //! (a plain timing loop: criterion as a dev-dependency would change burn's feature set).
 
 use rand::RngExt;
@@ -9,8 +11,10 @@ use std::path::Path;
 use std::time::Instant;
 use townlet_agent::DqnAgent;
 use townlet_agent::drqn::RecurrentLearner;
-use townlet_agent::learner::LearnerSettings;
+use townlet_agent::learner::{DqnLearner, LearnerSettings};
+use townlet_agent::qnet::SimpleQNetwork;
 use townlet_agent::recurrent::{ObsSlices, RecurrentQNetwork, STATE_LEN};
+use townlet_agent::replay::{Batch, ReplayBuffer};
 use townlet_agent::rng::{STREAM_REPLAY, stream};
 use townlet_agent::sequence::{EpisodeBuilder, SeqBatch, SequenceBuffer};
 use townlet_config::{DeviceKind, LossKind, load_pack};
@@ -19,6 +23,17 @@ use burn::prelude::*;
 
 const ACTIONS: usize = 8;
 
+fn settings() -> LearnerSettings {
+    LearnerSettings {
+        gamma: 0.99,
+        lr: 1e-4,
+        max_grad_norm: 10.0,
+        loss: LossKind::Mse,
+        huber_delta: 1.0,
+        double_dqn: false,
+    }
+}
+
 fn learner() -> RecurrentLearner {
     let base = Device::flex();
     let ad = base.clone().autodiff();
@@ -26,15 +41,26 @@ fn learner() -> RecurrentLearner {
     let s = ObsSlices::new(5, 8, 14);
     let d = s.dim;
     let net = RecurrentQNetwork::new(&s, ACTIONS, &ad);
-    let settings = LearnerSettings {
-        gamma: 0.99,
-        lr: 1e-4,
-        max_grad_norm: 10.0,
-        loss: LossKind::Mse,
-        huber_delta: 1.0,
-        double_dqn: false,
-    };
-    RecurrentLearner::new(net, settings, 1e-8, d, ACTIONS, base, ad)
+    RecurrentLearner::new(net, settings(), 1e-8, d, ACTIONS, base, ad)
+}
+
+/// The L1 learner (93 inputs) and a full 10,000-transition buffer of random data.
+fn dqn() -> (DqnLearner, ReplayBuffer) {
+    const D: usize = 93;
+    let base = Device::flex();
+    let ad = base.clone().autodiff();
+    base.seed(1);
+    let net = SimpleQNetwork::new(D, ACTIONS, &ad);
+    let l = DqnLearner::new(net, settings(), 1e-8, D, ACTIONS, base, ad);
+    let mut rng = stream(4, STREAM_REPLAY);
+    let mut buf = ReplayBuffer::new(10_000, D);
+    for i in 0..10_000 {
+        let o: Vec<f32> = (0..D).map(|_| rng.random::<f32>()).collect();
+        let n: Vec<f32> = (0..D).map(|_| rng.random::<f32>()).collect();
+        let a = rng.random_range(0..ACTIONS as u32);
+        buf.push(&o, a, rng.random::<f32>() - 0.5, 0.1, &n, i % 300 == 299);
+    }
+    (l, buf)
 }
 
 /// 10,000 transitions of synthetic 100-step episodes.
@@ -76,6 +102,18 @@ fn time(name: &str, warm: usize, n: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    let (mut dq, dbuf) = dqn();
+    let mut rng = stream(5, STREAM_REPLAY);
+    let mut batch = Batch::default();
+    time("dqn_update_b64 (L1, 93 inputs)", 200, 3000, || {
+        dbuf.sample_into(64, 0.1, &mut rng, &mut batch);
+        black_box(dq.update(&batch));
+    });
+    let o = vec![0.3f32; 93];
+    time("dqn_q_values (1 x 93)", 200, 5000, || {
+        black_box(dq.q_values(black_box(&o)));
+    });
+
     let mut l = learner();
     let d = ObsSlices::new(5, 8, 14).dim;
     let buf = buffer(d);
