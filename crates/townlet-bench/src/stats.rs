@@ -11,12 +11,15 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Mean, sample standard deviation, min and max.
+/// Mean, sample standard deviation, median, min and max.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct Spread {
     pub n: usize,
     pub mean: f64,
     pub sd: f64,
+    /// Middle value (mean of the two middle ones for an even count): on a shared machine
+    /// one disturbed pair moves the mean, not the median.
+    pub median: f64,
     pub min: f64,
     pub max: f64,
 }
@@ -33,10 +36,18 @@ impl Spread {
         } else {
             0.0
         };
+        let mut sorted = xs.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
         Spread {
             n,
             mean,
             sd: var.sqrt(),
+            median,
             min: xs.iter().copied().fold(f64::INFINITY, f64::min),
             max: xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         }
@@ -47,8 +58,8 @@ impl std::fmt::Display for Spread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:.2} ± {:.2} (min {:.2}, max {:.2}, n {})",
-            self.mean, self.sd, self.min, self.max, self.n
+            "{:.2} ± {:.2} (median {:.2}, min {:.2}, max {:.2}, n {})",
+            self.mean, self.sd, self.median, self.min, self.max, self.n
         )
     }
 }
@@ -96,6 +107,8 @@ mod tests {
         assert_eq!(s.mean, 5.0);
         assert!((s.sd - 2.138).abs() < 1e-3);
         assert_eq!((s.min, s.max, s.n), (2.0, 9.0, 8));
+        assert_eq!(s.median, 4.5);
+        assert_eq!(Spread::of(&[3.0, -1.0, 10.0]).median, 3.0);
         assert_eq!(Spread::of(&[]).n, 0);
     }
 

@@ -22,7 +22,7 @@ pub struct ThroughputRun {
     pub wall_s: f64,
     /// Whole run, wall clock.
     pub steps_per_s: f64,
-    /// Episodes after the first tenth (the replay buffer is filling before that).
+    /// Episodes after the first tenth and after the first episode with an update.
     pub steady_steps_per_s: f64,
     /// Trainer thread + compute threads, per env step.
     pub cpu_us_per_step: f64,
@@ -68,7 +68,16 @@ pub fn run_one(
     let (phase, reports) = result?;
     let pool_cpu = procfs::threads_cpu_ns(COMPUTE_THREAD_PREFIX).saturating_sub(pool_cpu0);
     let steps = phase.env_steps.max(1);
-    let warm = reports.len() / 10;
+    // Steady state: skip the first tenth, and every episode up to the first one that had
+    // an update (L2's sequence buffer needs 16 whole episodes before it samples), so each
+    // counted step carries its share of the learner's work.
+    let first_update = reports
+        .iter()
+        .position(|r| r.loss_mean.is_some())
+        .map_or(reports.len(), |i| i + 1);
+    let warm = (reports.len() / 10)
+        .max(first_update)
+        .min(reports.len().saturating_sub(1));
     let (s_steps, s_ns) = reports[warm..].iter().fold((0u64, 0u64), |(s, n), r| {
         (s + u64::from(r.length), n + r.wall_ns)
     });
