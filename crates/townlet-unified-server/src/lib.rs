@@ -105,6 +105,15 @@ pub struct Started {
     pub run_dir: PathBuf,
 }
 
+/// Tokio worker threads for the server: the cores the trainer does not use (the training
+/// thread waits while burn's `threads` compute threads work), at least one. On the 2-core
+/// machines this project targets that is one worker, so the server's threads never take
+/// both cores from the trainer (D29).
+fn server_workers(compute_threads: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    cores.saturating_sub(compute_threads.max(1)).max(1)
+}
+
 /// Bind, build the runner, start training on its own thread and serve until a stop is
 /// requested (training finishing keeps the server up, serving history and replays).
 /// `on_started` runs once the port is bound and the run folder exists.
@@ -115,7 +124,7 @@ pub fn run_demo(
 ) -> Result<DemoOutcome, DemoError> {
     townlet_runner::threads::set_compute_threads(opts.threads);
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(server_workers(opts.threads))
         .thread_name("townlet-server")
         .enable_all()
         .build()
