@@ -48,8 +48,8 @@ impl Spread {
             mean,
             sd: var.sqrt(),
             median,
-            min: xs.iter().copied().fold(f64::INFINITY, f64::min),
-            max: xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            min: sorted[0],
+            max: sorted[n - 1],
         }
     }
 }
