@@ -1,8 +1,13 @@
-//! A hand-written walker over `serde_norway::Value`. Reading by hand (instead of
-//! `#[derive(Deserialize)]`) lets validation record every problem and go on, so one
-//! load reports all errors across all files, each with its exact key path.
+//! A hand-written walker over `serde_norway::Value`. Reading mappings by hand (instead of
+//! `#[derive(Deserialize)]` on whole files) lets validation record every problem and go
+//! on, so one load reports all errors across all files, each with its exact key path.
+//! Leaf words (`boundary: clamp`, `operator: "<="`) are read with the enum's own
+//! `Deserialize` ([`as_word`]).
 
 use crate::error::ConfigError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::de::value::StrDeserializer;
 use serde_norway::{Mapping, Value};
 
 /// Collector shared by every check of one load.
@@ -218,26 +223,74 @@ pub(crate) fn as_bool(e: &mut Errs, file: &str, key: &str, v: &Value) -> Option<
     }
 }
 
-/// One of a fixed set of words; returns the matched word from `options`.
-pub(crate) fn as_enum(
+/// Reads one word of a closed set into the enum `T`, using `T`'s own `Deserialize`
+/// (its `rename`s and variant order), so the accepted words are written down once, on
+/// the type. An unknown word is reported with every accepted one.
+pub(crate) fn as_word<T: DeserializeOwned>(
     e: &mut Errs,
     file: &str,
     key: &str,
     v: &Value,
-    options: &[&'static str],
-) -> Option<&'static str> {
+) -> Option<T> {
     let s = as_str(e, file, key, v)?;
-    match options.iter().find(|o| **o == s) {
-        Some(o) => Some(o),
-        None => {
+    match T::deserialize(StrDeserializer::<WordError>::new(s)) {
+        Ok(t) => Some(t),
+        Err(err) => {
             e.push(
                 file,
                 key,
-                format!("'{s}' is not one of {}", options.join(", ")),
+                format!("'{s}' is not one of {}", err.0.join(", ")),
             );
             None
         }
     }
+}
+
+/// The word a unit variant is written as in a pack (its serde name), for messages.
+pub(crate) fn word<T: Serialize>(t: &T) -> String {
+    match serde_json::to_value(t) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "?".to_string(),
+    }
+}
+
+/// The error of [`as_word`]: the words the enum accepts, as serde lists them.
+#[derive(Debug)]
+struct WordError(&'static [&'static str]);
+
+impl std::fmt::Display for WordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "expected one of {}", self.0.join(", "))
+    }
+}
+
+impl std::error::Error for WordError {}
+
+impl serde::de::Error for WordError {
+    fn custom<T: std::fmt::Display>(_msg: T) -> Self {
+        // A derived unit-variant enum read from a string fails only by unknown_variant.
+        WordError(&[])
+    }
+
+    fn unknown_variant(_variant: &str, expected: &'static [&'static str]) -> Self {
+        WordError(expected)
+    }
+}
+
+/// A list of integers (any sign), each checked.
+pub(crate) fn int_list(e: &mut Errs, file: &str, key: &str, v: &Value) -> Option<Vec<i64>> {
+    let items = as_list(e, file, key, v)?;
+    let mut out = Some(Vec::new());
+    for (p, item) in &items {
+        match (
+            as_int::<i64>(e, file, p, item, i128::from(i64::MIN)),
+            out.as_mut(),
+        ) {
+            (Some(x), Some(l)) => l.push(x),
+            _ => out = None,
+        }
+    }
+    out
 }
 
 /// A list's items with their key paths (`path[i]`).
@@ -396,26 +449,20 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub fn req_enum(
-        &mut self,
-        e: &mut Errs,
-        k: &'static str,
-        options: &[&'static str],
-    ) -> Option<&'static str> {
+    pub fn req_word<T: DeserializeOwned>(&mut self, e: &mut Errs, k: &'static str) -> Option<T> {
         let v = self.req(e, k)?;
-        as_enum(e, self.file, &self.key(k), v, options)
+        as_word(e, self.file, &self.key(k), v)
     }
 
-    pub fn opt_enum(
+    pub fn opt_word<T: DeserializeOwned>(
         &mut self,
         e: &mut Errs,
         k: &'static str,
-        default: &'static str,
-        options: &[&'static str],
-    ) -> Option<&'static str> {
+        default: T,
+    ) -> Option<T> {
         match self.get_opt(k) {
             None => Some(default),
-            Some(v) => as_enum(e, self.file, &self.key(k), v, options),
+            Some(v) => as_word(e, self.file, &self.key(k), v),
         }
     }
 
@@ -503,6 +550,30 @@ mod tests {
                 "300 is too large",
                 "-1 must be ≥ 0"
             ]
+        );
+    }
+
+    #[test]
+    fn words_are_read_with_the_enums_serde_names() {
+        use crate::types::{CascadeCategory, CmpOp};
+        let mut e = Errs::default();
+        assert_eq!(as_word(&mut e, "f", "k", &yaml("\"<=\"")), Some(CmpOp::Le));
+        let cat = as_word(&mut e, "f", "k", &yaml("secondary_to_primary"));
+        assert_eq!(cat, Some(CascadeCategory::SecondaryToPrimary));
+        assert!(e.list.is_empty());
+        assert_eq!(as_word::<CmpOp>(&mut e, "f", "k", &yaml("=<")), None);
+        assert_eq!(as_word::<CmpOp>(&mut e, "f", "k", &yaml("3")), None);
+        let shown: Vec<String> = e.list.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "f: k: '=<' is not one of <=, >=, <, >, ==",
+                "f: k: expected a string, got number 3"
+            ]
+        );
+        assert_eq!(
+            word(&CascadeCategory::PrimaryToPivotal),
+            "primary_to_pivotal"
         );
     }
 
