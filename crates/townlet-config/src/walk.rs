@@ -209,6 +209,21 @@ pub(crate) fn as_str<'a>(e: &mut Errs, file: &str, key: &str, v: &'a Value) -> O
     }
 }
 
+/// A string that must not be empty (names).
+pub(crate) fn as_nonempty<'a>(
+    e: &mut Errs,
+    file: &str,
+    key: &str,
+    v: &'a Value,
+) -> Option<&'a str> {
+    let s = as_str(e, file, key, v)?;
+    if s.is_empty() {
+        e.push(file, key, "must not be empty");
+        return None;
+    }
+    Some(s)
+}
+
 pub(crate) fn as_bool(e: &mut Errs, file: &str, key: &str, v: &Value) -> Option<bool> {
     match v {
         Value::Bool(b) => Some(*b),
@@ -435,6 +450,11 @@ impl<'a> Obj<'a> {
     pub fn req_str(&mut self, e: &mut Errs, k: &'static str) -> Option<&'a str> {
         let v = self.req(e, k)?;
         as_str(e, self.file, &self.key(k), v)
+    }
+
+    pub fn req_nonempty(&mut self, e: &mut Errs, k: &'static str) -> Option<&'a str> {
+        let v = self.req(e, k)?;
+        as_nonempty(e, self.file, &self.key(k), v)
     }
 
     pub fn req_bool(&mut self, e: &mut Errs, k: &'static str) -> Option<bool> {

@@ -45,14 +45,7 @@ pub(super) fn parse(
             e.push(file, &a.key("id"), format!("'{id}' is defined twice"));
             list = None;
         }
-        let name = a.req_str(e, "name").and_then(|s| {
-            if s.is_empty() {
-                e.push(file, &a.key("name"), "must not be empty");
-                None
-            } else {
-                Some(s)
-            }
-        });
+        let name = a.req_nonempty(e, "name");
         if let Some(n) = name
             && !names.insert(n.to_string())
         {

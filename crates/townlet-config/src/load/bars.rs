@@ -95,14 +95,7 @@ pub(super) fn parse(e: &mut Errs, file: &str, root: &Value) -> BarsOut {
                 all_ok = false;
                 continue;
             };
-            let name = b.req_str(e, "name").and_then(|s| {
-                if s.is_empty() {
-                    e.push(file, &b.key("name"), "must not be empty");
-                    None
-                } else {
-                    Some(s.to_string())
-                }
-            });
+            let name = b.req_nonempty(e, "name").map(str::to_string);
             let index = b.req_int::<usize>(e, "index", 0);
             let tier = b.req_word(e, "tier");
             if let Some(r) = b.get_opt("range") {

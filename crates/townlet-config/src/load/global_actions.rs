@@ -27,11 +27,8 @@ pub(super) fn parse(
             out = None;
             continue;
         };
-        let name = a.req_str(e, "name").and_then(|s| {
-            if s.is_empty() {
-                e.push(file, &a.key("name"), "must not be empty");
-                None
-            } else if SUBSTRATE_ACTIONS.contains(&s) {
+        let name = a.req_nonempty(e, "name").and_then(|s| {
+            if SUBSTRATE_ACTIONS.contains(&s) {
                 e.push(
                     file,
                     &a.key("name"),

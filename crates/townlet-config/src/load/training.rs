@@ -7,7 +7,7 @@ use crate::types::{
     CurriculumConfig, CurriculumKind, DeviceKind, EnvironmentConfig, ExplorationConfig, LossKind,
     NetworkType, PopulationConfig, RecordingConfig, RunMetadata, TrainingConfig,
 };
-use crate::walk::{Errs, Obj, R, as_f64, as_int, as_list, as_str};
+use crate::walk::{Errs, Obj, R, as_f64, as_int, as_list, as_nonempty, as_str};
 use serde::Deserialize;
 use serde_norway::Value;
 use std::collections::BTreeSet;
@@ -50,14 +50,7 @@ pub(super) fn parse(
         Ok(Some(mut m)) => {
             let sub = match m.get_opt("output_subdir") {
                 None => Some(pack_name.to_string()),
-                Some(v) => as_str(e, file, &m.key("output_subdir"), v).and_then(|s| {
-                    if s.is_empty() {
-                        e.push(file, &m.key("output_subdir"), "must not be empty");
-                        None
-                    } else {
-                        Some(s.to_string())
-                    }
-                }),
+                Some(v) => as_nonempty(e, file, &m.key("output_subdir"), v).map(str::to_string),
             };
             m.finish(e);
             out.run_metadata = sub.map(|output_subdir| RunMetadata { output_subdir });

@@ -1,8 +1,6 @@
 //! Defaults, warnings, the config hash and the snapshot.
 
-mod common;
-
-use common::fixture;
+use crate::common::fixture;
 use std::path::Path;
 use townlet_config::*;
 
@@ -296,7 +294,8 @@ fn snapshot_refuses_files_edited_after_loading() {
 
 #[test]
 fn shipped_pack_loads_by_relative_path_inside_the_crate() {
-    // `cargo test` runs with the crate folder as cwd.
+    // `cargo test` runs with the crate folder as cwd; the lock keeps `cwd` from moving it.
+    let _cwd = crate::common::cwd_lock();
     let p = load_pack(Path::new("../../configs/L1_full_observability")).expect("load");
     assert_eq!(p.action_dim(), 8);
 }

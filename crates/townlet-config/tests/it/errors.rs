@@ -2,9 +2,7 @@
 //! shipped pack and the global actions into a temp dir, apply one fault as a text edit,
 //! load, and check that an error names the file, the key path and the offending value.
 
-mod common;
-
-use common::fixture;
+use crate::common::fixture;
 use townlet_config::*;
 
 /// Asserts an error in `file` at `key` whose message contains every part of `msg`, and

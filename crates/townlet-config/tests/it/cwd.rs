@@ -1,10 +1,8 @@
 //! The pack loads (with its 8 actions) whatever the process's working directory is:
 //! global_actions.yaml is found beside the pack folder, not in the cwd.
-//! Its own test binary, because it changes the process-wide cwd.
+//! The cwd is process-wide: the test holds [`cwd_lock`], which puts it back afterwards.
 
-mod common;
-
-use common::fixture;
+use crate::common::{cwd_lock, fixture};
 use std::path::Path;
 use townlet_config::load_pack;
 
@@ -12,6 +10,8 @@ use townlet_config::load_pack;
 fn pack_loads_from_any_working_directory() {
     let f = fixture("L2_partial_observability");
     let elsewhere = tempfile::tempdir().expect("temp dir");
+    // Declared after the temp dirs, so the cwd is restored before they are removed.
+    let _cwd = cwd_lock();
 
     // Absolute path, cwd somewhere unrelated.
     std::env::set_current_dir(elsewhere.path()).expect("cd");
@@ -33,7 +33,4 @@ fn pack_loads_from_any_working_directory() {
     let p = load_pack(Path::new(".")).expect("dot");
     assert_eq!(p.name, "L2_partial_observability");
     assert_eq!(p.action_dim(), 8);
-
-    // Leave the temp dirs before they are removed.
-    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd back");
 }
