@@ -15,6 +15,7 @@ mod frontend;
 mod health;
 mod proc;
 mod test;
+mod tidy;
 mod workspace;
 
 use clap::{Parser, Subcommand};
