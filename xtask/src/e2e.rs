@@ -14,10 +14,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const SERVER_PACKAGE: &str = "townlet-unified-server";
 pub const SERVER_BIN: &str = "townlet-demo";
 /// The test pack: L0_0_minimal with 60-step episodes and a recording every 2 episodes;
-/// `global_actions.yaml` sits beside it (D41).
+/// `global_actions.yaml` sits beside it (docs/decisions.md#browser-tests-as-root).
 pub const E2E_PACK: &str = "xtask/fixtures/packs/e2e_tiny";
 
-/// Deadlines for events (D28): generous, never a measured timing.
+/// Deadlines for events: generous, never a measured timing.
 const HEALTH_DEADLINE: Duration = Duration::from_secs(180);
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -229,7 +229,7 @@ mod tests {
         ] {
             assert!(pack.join(f).is_file(), "{f} missing in {}", pack.display());
         }
-        // D41: test packs outside configs/ carry their own global actions beside them.
+        // Test packs outside configs/ carry their own global actions beside them.
         assert!(pack.parent().unwrap().join("global_actions.yaml").is_file());
     }
 

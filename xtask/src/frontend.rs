@@ -105,8 +105,8 @@ fn walk(p: &Path, newest: &mut Option<SystemTime>) -> Result<()> {
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Installs Debian's `chromium` when `/usr/bin/chromium` is absent (D3, D41). Never
-/// downloads a browser of its own.
+/// Installs Debian's `chromium` when `/usr/bin/chromium` is absent
+/// (docs/decisions.md#browser-tests-as-root). Never downloads a browser of its own.
 pub fn ensure_chromium(ws: &Workspace) -> Result<()> {
     if Path::new(CHROMIUM).is_file() {
         println!("chromium: {CHROMIUM}");

@@ -44,7 +44,7 @@ pub fn get_ok(addr: SocketAddr, path: &str) -> bool {
 }
 
 /// Polls `/healthz` until it answers 200. Fails if the child exits first or nothing
-/// answers within `deadline` (generous: a deadline for an event, not a timing, D28).
+/// answers within `deadline` (generous: a deadline for an event, not a timing).
 pub fn wait_healthy(addr: SocketAddr, child: &mut Child, deadline: Duration) -> Result<()> {
     let start = Instant::now();
     loop {

@@ -1,7 +1,8 @@
 //! `cargo xtask <command>`: Townlet's automation, in Rust so it runs wherever cargo does.
 //!
-//! * `test` — what CI runs (D3): fmt check, clippy `-D warnings`, all cargo tests, the
-//!   frontend's `npm ci` / Vitest / build, then the browser suite (`e2e`).
+//! * `test` — what CI runs (docs/decisions.md#what-ci-runs): fmt check, clippy
+//!   `-D warnings`, all cargo tests, the frontend's `npm ci` / Vitest / build, then the
+//!   browser suite (`e2e`).
 //! * `e2e` — the browser suite alone, against the unified server `townlet-demo`.
 //! * `demo` — build the frontend and the unified server (release), start it, open a browser.
 //! * `bench` — the criterion benches, then the training/streaming benchmark binary.

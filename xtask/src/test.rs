@@ -1,6 +1,6 @@
-//! `cargo xtask test`: what CI runs (D3). Phases run in order and stop at the first
-//! failure; each prints what it runs and how long it took, and the last line is the
-//! summary `xtask: N passed, M failed`.
+//! `cargo xtask test`: what CI runs (docs/decisions.md#what-ci-runs). Phases run in
+//! order and stop at the first failure; each prints what it runs and how long it took,
+//! and the last line is the summary `xtask: N passed, M failed`.
 
 use crate::workspace::{Workspace, cargo};
 use crate::{e2e, frontend, proc};

@@ -17,7 +17,8 @@ use tokio_tungstenite::tungstenite::Message;
 pub enum Behaviour {
     /// Play each episode at 1× and ask for the next (the browser's "follow live").
     FollowAt1x,
-    /// Ask for the newest full episode every period (D22's many-viewers load).
+    /// Ask for the newest full episode every period (the many-viewers load of
+    /// docs/decisions.md#acceptance-figures).
     PullEvery(Duration),
 }
 

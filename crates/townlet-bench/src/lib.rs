@@ -1,5 +1,5 @@
-//! Townlet's training and streaming benchmarks (`cargo xtask bench`; method in D22/D40,
-//! results in `docs/benchmarks.md`).
+//! Townlet's training and streaming benchmarks (`cargo xtask bench`; method in
+//! docs/decisions.md#acceptance-figures, results in `docs/benchmarks.md`).
 //!
 //! * [`training`]: L1 throughput per device/thread count, DQN update cost, phase shares.
 //! * [`streaming`]: training CPU per env step with streaming off vs on (one viewer

@@ -1,4 +1,5 @@
-//! Streaming's cost and latency (issue 6 item 5, D22, D40).
+//! Streaming's cost and latency (issue 6 item 5; method in
+//! docs/decisions.md#acceptance-figures and docs/decisions.md#measuring-training-slowdown).
 //!
 //! * Off: the runner alone (no live callback), as `townlet-train` runs.
 //! * On: the unified server (`run_demo`) with viewers connected before training starts
@@ -195,7 +196,7 @@ pub fn run_on(
     let mut rss_peak = rss_connected;
     // RSS every 100 ms (a /proc read); the run's status once a second on one connection
     // kept open. This thread shares the cores with the trainer: opening SQLite ten times a
-    // second (as this loop first did) cost the measured trainer about 2 % (D22 (a)).
+    // second (as this loop first did) cost the measured trainer about 2 % (figure (a)).
     let mut db = None;
     for tick in 1u64.. {
         std::thread::sleep(Duration::from_millis(100));
@@ -235,8 +236,9 @@ pub fn run_on(
     })
 }
 
-/// The live queue at capacity (D6, D22 (c)): the bytes of the largest episodes the live
-/// stream carried in a real L1 run, and the bound for 10 episodes at the step cap.
+/// The live queue at capacity (docs/decisions.md#memory-bound-per-step, figure (c)): the
+/// bytes of the largest episodes the live stream carried in a real L1 run, and the bound
+/// for 10 episodes at the step cap.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueBytes {
     pub episodes: usize,
@@ -301,9 +303,10 @@ pub struct StreamingReport {
     pub queue: QueueBytes,
 }
 
-/// The D22 comparison: `pairs` interleaved pairs of a streaming-off run and an "on" run
-/// (which goes first alternates, so drift hits both sides), all training the same pack
-/// from scratch with the same seed. Returns both sides and the per-pair overheads.
+/// The streaming-cost comparison (docs/decisions.md#acceptance-figures): `pairs`
+/// interleaved pairs of a streaming-off run and an "on" run (which goes first alternates,
+/// so drift hits both sides), all training the same pack from scratch with the same seed.
+/// Returns both sides and the per-pair overheads.
 pub struct Pairs {
     pub off: Vec<RunCost>,
     pub on: Vec<OnRun>,
@@ -375,8 +378,8 @@ pub fn interleaved_pairs(
     })
 }
 
-/// `pairs` interleaved off/on pairs (D22 (a)) with one viewer following live at 1×; the
-/// latency (b) pools every summary the viewer received; then the queue size (c).
+/// `pairs` interleaved off/on pairs (figure (a)) with one viewer following live at 1×;
+/// the latency (b) pools every summary the viewer received; then the queue size (c).
 pub fn run(pack: &Path, pairs: usize, episodes: u64, seed: u64) -> anyhow::Result<StreamingReport> {
     let p = interleaved_pairs(pack, pairs, episodes, seed, 1, |port| {
         InProcess::start(port, 1, Behaviour::FollowAt1x)

@@ -1,5 +1,6 @@
-//! L1 training throughput (issue 4 item 8, D23): env steps/s per device and compute
-//! thread count, the cost of one DQN update, and where the training thread's time goes.
+//! L1 training throughput (issue 4 item 8, docs/decisions.md#throughput-targets): env
+//! steps/s per device and compute thread count, the cost of one DQN update, and where the
+//! training thread's time goes.
 //! Each configuration runs in its own child process (burn's compute pool is sized once
 //! per process).
 

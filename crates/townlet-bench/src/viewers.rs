@@ -1,8 +1,9 @@
-//! Many viewers (issue 5 item 8, issue 6 item 5 (d), D22): N WebSocket clients on
-//! loopback, each receiving every `episode_summary` and pulling a full episode every 5 s,
-//! against the unified server while it trains. The clients run in a child process (this
-//! binary's hidden `clients` command), so this process's memory is the server's and the
-//! trainer's alone. Compared with streaming off in interleaved pairs, like `streaming`.
+//! Many viewers (issue 5 item 8, issue 6 item 5 (d),
+//! docs/decisions.md#acceptance-figures): N WebSocket clients on loopback, each receiving
+//! every `episode_summary` and pulling a full episode every 5 s, against the unified
+//! server while it trains. The clients run in a child process (this binary's hidden
+//! `clients` command), so this process's memory is the server's and the trainer's alone.
+//! Compared with streaming off in interleaved pairs, like `streaming`.
 
 use crate::client::{Behaviour, Viewers, ViewersReport};
 use crate::stats::Spread;

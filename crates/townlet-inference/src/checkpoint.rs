@@ -1,7 +1,7 @@
-//! Checkpoint mode (streaming.md §4, D21, D34): a `notify` watcher on the checkpoint
-//! folder reacts to checkpoints renamed into place; a dedicated OS thread loads the
-//! newest one and plays episodes with it when viewers ask. burn never runs on the async
-//! runtime's threads.
+//! Checkpoint mode (docs/decisions.md#checkpoint-mode): a `notify` watcher on the
+//! checkpoint folder reacts to checkpoints renamed into place; a dedicated OS thread loads
+//! the newest one and plays episodes with it when viewers ask. burn never runs on the
+//! async runtime's threads.
 
 use crate::error::ServerError;
 use crate::hub::{Entry, Generate, Hub};
@@ -87,7 +87,7 @@ pub(crate) fn start(
         epsilon: AtomicBool::new(false),
     });
     let watch_tx = tx.clone();
-    // Checkpoints are written as `<name>.tmp` and renamed (D14): any event naming a
+    // Checkpoints are written as `<name>.tmp` and renamed: any event naming a
     // complete checkpoint file means "look again"; `.tmp` names never parse.
     let mut watcher =
         notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
@@ -160,7 +160,7 @@ struct ModelThread {
     model: Option<Model>,
     /// Files that failed to load (with their mtime), so a rescan does not retry them.
     failed: HashSet<(PathBuf, Option<SystemTime>)>,
-    /// The inference counter: `episode_id` of generated episodes (D21).
+    /// The inference counter: `episode_id` of generated episodes.
     counter: u64,
     requests: Arc<Requests>,
 }
@@ -169,7 +169,7 @@ fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
 
-/// splitmix64: a well-spread seed per episode from the run seed and the counter (D21).
+/// splitmix64: a well-spread seed per episode from the run seed and the counter.
 fn mix(seed: u64, counter: u64) -> u64 {
     let mut z = seed ^ counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -312,7 +312,7 @@ impl ModelThread {
 }
 
 /// Plays one episode with the model: ε from the checkpoint (0 when greedy), the stage's
-/// multiplier, intrinsic reward 0 (D21).
+/// multiplier, intrinsic reward 0 (docs/decisions.md#checkpoint-mode).
 fn play(
     pack: &Pack,
     model: &Model,

@@ -1,5 +1,5 @@
 //! Recording types → protocol messages. Field names are the same on both sides, so this
-//! is a one-to-one copy (D22: streamed values equal the stored ones).
+//! is a one-to-one copy (streamed values equal the stored ones).
 
 use townlet_protocol as proto;
 use townlet_recording as rec;

@@ -29,7 +29,7 @@ pub fn summary_json(episode: &LiveEpisode, source: Source) -> String {
 }
 
 /// The `episode` message as a value (tests compare it field by field with the stored
-/// episode, D22).
+/// episode).
 pub fn episode_message(episode: &LiveEpisode, source: Source) -> ServerMessage {
     crate::convert::episode(episode, source, None, unix_ms_now())
 }

@@ -1,4 +1,5 @@
-//! HTTP routes (streaming.md §5): `/ws`, `/healthz`, `/api/*`, `/metrics`, static `/`.
+//! HTTP routes (docs/decisions.md#one-port-serves-everything): `/ws`, `/healthz`,
+//! `/api/*`, `/metrics`, static `/`.
 
 use crate::hub::Hub;
 use crate::replay;
@@ -48,7 +49,8 @@ pub(crate) fn routes(
         .and(with_hub(Arc::clone(&hub)))
         .map(move |ws: warp::ws::Ws, hub: Arc<Hub>| {
             // Frames up to 4× the limit reach the session, which answers `error` and
-            // closes with 1009 (D35); beyond that the WebSocket layer cuts them off.
+            // closes with 1009 (docs/decisions.md#oversized-and-malformed-frames); beyond
+            // that the WebSocket layer cuts them off.
             ws.max_message_size(transport_limit)
                 .max_frame_size(transport_limit)
                 .on_upgrade(move |socket| session::run(hub, socket))

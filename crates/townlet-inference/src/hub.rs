@@ -1,5 +1,6 @@
 //! State shared by the sources, the sessions and the HTTP routes: the ring of recent
-//! episodes (D34), the chart history, the clients and the counters.
+//! episodes (docs/decisions.md#next-order-and-history), the chart history, the clients
+//! and the counters.
 
 use crate::convert;
 use crate::live::LiveCounters;
@@ -123,7 +124,8 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Best/worst thresholds over the last 100 episodes (D18, D33: extrinsic reward).
+/// Best/worst thresholds over the last 100 episodes (extrinsic reward,
+/// docs/decisions.md#rankings-use-extrinsic-reward).
 fn rank_thresholds(entries: &VecDeque<Arc<Entry>>) -> Option<(f32, f32)> {
     let mut recent: Vec<f32> = entries
         .iter()
@@ -327,9 +329,9 @@ impl Hub {
         read(&self.ring).entries.back().cloned()
     }
 
-    /// The episode `next {after, order}` picks for a session (D17, D34), and how many
-    /// matching episodes it skipped over. `greedy` restricts checkpoint-mode episodes to
-    /// that policy.
+    /// The episode `next {after, order}` picks for a session
+    /// (docs/decisions.md#next-order-and-history), and how many matching episodes it
+    /// skipped over. `greedy` restricts checkpoint-mode episodes to that policy.
     pub(crate) fn pick(
         &self,
         after: Option<u64>,

@@ -1,4 +1,4 @@
-//! The Townlet viewer server (streaming.md §4–§5, decisions D17–D22, D34–D36): episodes
+//! The Townlet viewer server (docs/architecture.md#data-flow, docs/decisions.md): episodes
 //! from a trainer in the same process (**live**), from a saved model (**checkpoint**)
 //! or from a run's recordings (**replay**, per viewer) to browsers and scripts, over one
 //! WebSocket (`/ws`, protocol in `docs/protocol.md`) and a small HTTP API.

@@ -1,12 +1,12 @@
-//! The live source: the flume channel from the trainer (streaming.md §1) and the counters
-//! the trainer side sets.
+//! The live source: the flume channel from the trainer (docs/architecture.md#data-flow)
+//! and the counters the trainer side sets.
 
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use townlet_recording::{CountersHandle, LiveEpisode, LiveStreamCallback};
 
-/// Capacity of the live channel (streaming.md §1: `flume::bounded(10)`).
+/// Capacity of the live channel (`flume::bounded(10)`).
 pub const LIVE_QUEUE_CAPACITY: usize = 10;
 
 /// Counters shared between the trainer side and the server (all relaxed atomics).
@@ -64,7 +64,8 @@ impl LiveCounters {
     }
 }
 
-/// The trainer's end of the live channel. `offer` never blocks (streaming.md §1).
+/// The trainer's end of the live channel. `offer` never blocks
+/// (docs/decisions.md#backpressure).
 #[derive(Debug, Clone)]
 pub struct LiveSender {
     tx: flume::Sender<Arc<LiveEpisode>>,

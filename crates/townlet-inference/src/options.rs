@@ -1,11 +1,12 @@
-//! Server options and binding (D19, D35, D36).
+//! Server options and binding (docs/decisions.md#speeds-and-limits,
+//! docs/decisions.md#server-start-up).
 
 use crate::error::ServerError;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Default port (D36).
+/// Default port.
 pub const DEFAULT_PORT: u16 = 8766;
 
 /// Everything that tunes the server; `ServerOptions::default()` is what the binaries use.
@@ -18,14 +19,14 @@ pub struct ServerOptions {
     /// The built frontend (`frontend/dist`). `None` or a missing folder: `/` explains how
     /// to build it.
     pub static_dir: Option<PathBuf>,
-    /// Connected WebSocket clients at most (D19: 1000); one more is refused.
+    /// Connected WebSocket clients at most (1000); one more is refused.
     pub max_clients: usize,
     /// A client that has not read (write blocked) or answered a ping for this long is
-    /// dropped (D19, D35: 30 s).
+    /// dropped (30 s).
     pub client_timeout: Duration,
     /// How often the server pings each client.
     pub ping_interval: Duration,
-    /// Largest inbound frame (D19: 64 KiB). Frames up to 4× this get an `error` and
+    /// Largest inbound frame (64 KiB). Frames up to 4× this get an `error` and
     /// close 1009; larger ones are cut off by the WebSocket layer with 1009.
     pub max_frame: usize,
     /// Outgoing messages queued per client before the oldest are dropped (skipped).
@@ -34,7 +35,7 @@ pub struct ServerOptions {
     pub stats_interval: Duration,
     /// Kernel send buffer of accepted sockets (inherited from the listener); `None`
     /// keeps the system default. Tests set it small so a client that stops reading is
-    /// noticed quickly (D35).
+    /// noticed quickly.
     pub socket_send_buffer: Option<u32>,
     /// How long `serve` waits for clients to take their close frame on shutdown.
     pub shutdown_grace: Duration,
@@ -72,7 +73,7 @@ impl ServerOptions {
     }
 }
 
-/// Binds the listening socket first (D36): a taken port is a [`ServerError::Bind`], never
+/// Binds the listening socket first: a taken port is a [`ServerError::Bind`], never
 /// a panic. Serve it with [`crate::serve`].
 pub async fn bind(opts: &ServerOptions) -> Result<tokio::net::TcpListener, ServerError> {
     let addr = opts.addr()?;

@@ -51,7 +51,7 @@ pub(crate) async fn list(
                 limit: None,
             })
             .map_err(db_error)?;
-        // Reward bounds are on the extrinsic reward (D33), which the index filter does
+        // Reward bounds are on the extrinsic reward, which the index filter does
         // not know; end reason likewise.
         let matching: Vec<_> = rows
             .iter()

@@ -1,5 +1,5 @@
 //! One WebSocket client: its session (delivery, speed, filter, policy), its writer task
-//! and its liveness checks (D17–D19, D34, D35). Nothing here can block another client.
+//! and its liveness checks (docs/protocol.md). Nothing here can block another client.
 
 use crate::convert;
 use crate::hub::{ClientHandle, Entry, Hub};
@@ -184,7 +184,7 @@ pub(crate) async fn run(hub: Arc<Hub>, ws: WebSocket) {
     hub.unregister(id);
 }
 
-/// The server is full: one `error`, then a close (D19).
+/// The server is full: one `error`, then a close.
 async fn refuse(mut ws: WebSocket, max: usize) {
     let err = ProtocolError::new(
         ErrorCode::TooManyClients,
@@ -226,7 +226,8 @@ impl Session {
         }
     }
 
-    /// hello, stats with history, (model_loaded), the latest episode (D20, D34).
+    /// hello, stats with history, (model_loaded), the latest episode
+    /// (docs/decisions.md#what-hello-carries).
     fn greet(&mut self) {
         let hub = Arc::clone(&self.hub);
         self.push(&ServerMessage::Hello(hub.world.hello(

@@ -1,4 +1,5 @@
-//! What `hello` tells a viewer about the world (D20), built once from the pack and env.
+//! What `hello` tells a viewer about the world (docs/decisions.md#what-hello-carries),
+//! built once from the pack and env.
 
 use townlet_config::{Pack, Tier};
 use townlet_env::Env;

@@ -29,9 +29,9 @@ pub enum DemoError {
 pub struct DemoOptions {
     pub runner: RunnerOptions,
     pub server: ServerOptions,
-    /// burn compute threads (D29: 1 by default, the other core serves viewers).
+    /// burn compute threads (1 by default, the other core serves viewers).
     pub threads: usize,
-    /// Capacity of the live channel (streaming.md §1: 10).
+    /// Capacity of the live channel (10).
     pub live_queue: usize,
     /// Hold training until this many WebSocket viewers are connected (0: start at once).
     /// A stop request while waiting ends the run without training.
@@ -108,7 +108,7 @@ pub struct Started {
 /// Tokio worker threads for the server: the cores the trainer does not use (the training
 /// thread waits while burn's `threads` compute threads work), at least one. On the 2-core
 /// machines this project targets that is one worker, so the server's threads never take
-/// both cores from the trainer (D29).
+/// both cores from the trainer (docs/decisions.md#compute-threads).
 fn server_workers(compute_threads: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     cores.saturating_sub(compute_threads.max(1)).max(1)
@@ -129,7 +129,7 @@ pub fn run_demo(
         .enable_all()
         .build()
         .map_err(DemoError::Runtime)?;
-    // D36: bind first, so a taken port is a clear error before any training.
+    // Bind first, so a taken port is a clear error before any training.
     let listener = rt.block_on(townlet_inference::bind(&opts.server))?;
     let port = listener
         .local_addr()

@@ -202,14 +202,16 @@ fn bench_training(
         training::print_run(&r);
         runs.push(r);
     }
-    // D23: ≥ 6,000 env steps/s for the MLP (L1), ≥ 150 for the recurrent network (L2).
+    // ≥ 6,000 env steps/s for the MLP (L1), ≥ 150 for the recurrent network (L2)
+    // (docs/decisions.md#throughput-targets).
     let recurrent = townlet_config::load_pack(pack)
         .map(|p| p.population.network_type == townlet_config::NetworkType::Recurrent)
         .unwrap_or(false);
     let target = if recurrent { "150" } else { "6,000" };
     println!(
-        "(target: ≥ {target} env steps/s on flex, D23; \"after warm-up\" counts the episodes after \
-         the first tenth and after the first one with an update)"
+        "(target: ≥ {target} env steps/s on flex, docs/decisions.md#throughput-targets; \
+         \"after warm-up\" counts the episodes after the first tenth and after the first \
+         one with an update)"
     );
     Ok(serde_json::to_value(runs)?)
 }
