@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub const SERVER_PACKAGE: &str = "townlet-unified-server";
+pub const SERVER_PACKAGE: &str = "townlet-cli";
 pub const SERVER_BIN: &str = "townlet-demo";
 /// The test pack: L0_0_minimal with 60-step episodes and a recording every 2 episodes;
 /// `global_actions.yaml` sits beside it (docs/decisions.md#browser-tests-as-root).

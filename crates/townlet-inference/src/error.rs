@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    /// The port is taken or the address is not local (D36: a clear error, never a panic).
+    /// The port is taken or the address is not local (a clear error, never a panic).
     #[error(
-        "cannot listen on {addr}: {source} (is another server already using the port? choose one with --port)"
+        "cannot listen on {addr} (is another server already using the port? choose one with --port)"
     )]
     Bind {
         addr: SocketAddr,
@@ -16,20 +16,36 @@ pub enum ServerError {
     },
     #[error("invalid listen address {0:?}: expected an IP address such as 127.0.0.1 or 0.0.0.0")]
     Address(String),
-    #[error("config pack {path}: {message}")]
-    Pack { path: PathBuf, message: String },
-    #[error("environment: {0}")]
+    #[error("cannot load the config pack {path}")]
+    Pack {
+        path: PathBuf,
+        #[source]
+        source: townlet_config::ConfigError,
+    },
+    #[error("{0} holds no pack (no training.yaml in a sub-folder); pass --pack")]
+    NoSnapshotPack(PathBuf),
+    #[error("{0} holds several packs; choose one with --pack")]
+    SeveralSnapshotPacks(PathBuf),
+    #[error("cannot read {path} (is this a Townlet run folder? or pass --pack)")]
+    NotARunFolder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the environment")]
     Env(#[from] townlet_env::EnvError),
     #[error("checkpoint folder {0} does not exist")]
     NoCheckpointDir(PathBuf),
     #[error("checkpoint model: {0}")]
     Agent(String),
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("file watcher: {0}")]
+    #[error("cannot watch the checkpoint folder for new checkpoints")]
     Watch(#[from] notify::Error),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
 }

@@ -31,6 +31,7 @@ mod queue;
 mod replay;
 mod server;
 mod session;
+mod standalone;
 mod world;
 
 pub mod encode;
@@ -40,4 +41,5 @@ pub use error::ServerError;
 pub use live::{LIVE_QUEUE_CAPACITY, LiveCounters, LiveSender, LiveSource};
 pub use options::{DEFAULT_PORT, ServerOptions, bind};
 pub use server::{Mode, serve};
+pub use standalone::{StandaloneOptions, run_standalone, snapshot_pack};
 pub use world::WorldInfo;

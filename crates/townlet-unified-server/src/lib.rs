@@ -1,8 +1,31 @@
-//! `UnifiedServer`: one process that trains and serves (streaming.md §6). The runner runs
-//! on a dedicated OS thread and hands every finished episode to a callback that
-//! `try_send`s it into `flume::bounded(10)`; the inference server consumes that channel on
-//! a tokio runtime. Training never waits for viewers: a full queue drops the episode from
-//! the live view only (D10) and counts it.
+//! `UnifiedServer`: one process that trains and serves. The runner runs on a dedicated OS
+//! thread and hands every finished episode to a callback that `try_send`s it into a
+//! bounded flume channel (10 episodes); the inference server consumes that channel on a
+//! tokio runtime. Training never waits for viewers: a full queue drops the episode from
+//! the live view only and counts it (docs/decisions.md).
+//!
+//! Train `configs/L0_0_minimal` for two episodes on a free port, then stop (what
+//! `townlet-demo` does, minus flags, Ctrl+C and the browser):
+//!
+//! ```
+//! use townlet_unified_server::{DemoOptions, ShutdownHandle, run_demo};
+//!
+//! let pack = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/L0_0_minimal");
+//! let runs = tempfile::tempdir().unwrap();
+//! let mut opts = DemoOptions::default();
+//! opts.runner.pack_dir = Some(pack.into());
+//! opts.runner.runs_root = Some(runs.path().to_path_buf());
+//! opts.runner.episodes = Some(2);
+//! opts.server.port = 0; // any free port
+//! let shutdown = ShutdownHandle::new();
+//! let stop = shutdown.clone();
+//! let outcome = run_demo(opts, shutdown, |started| {
+//!     println!("watch at {}", started.url);
+//!     stop.request_stop(); // a stop right away: training closes and checkpoints
+//! })
+//! .unwrap();
+//! assert!(outcome.run_dir.join("checkpoints").is_dir());
+//! ```
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,12 +37,12 @@ use townlet_runner::{DemoRunner, PhaseTimes, RunSummary, RunnerOptions, StopFlag
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("{0}")]
+    #[error(transparent)]
     Server(#[from] townlet_inference::ServerError),
-    #[error("{0}")]
+    #[error(transparent)]
     Runner(#[from] townlet_runner::RunnerError),
-    #[error("could not start the async runtime: {0}")]
-    Runtime(std::io::Error),
+    #[error("could not start the async runtime")]
+    Runtime(#[source] std::io::Error),
     #[error("the training thread panicked")]
     TrainerPanicked,
 }
@@ -103,6 +126,8 @@ pub struct Started {
     pub url: String,
     pub port: u16,
     pub run_dir: PathBuf,
+    /// Where the run's log belongs (`<run>/townlet.log`); the binary attaches its logger.
+    pub log_path: PathBuf,
 }
 
 /// Tokio worker threads for the server: the cores the trainer does not use (the training
@@ -116,7 +141,8 @@ fn server_workers(compute_threads: usize) -> usize {
 
 /// Bind, build the runner, start training on its own thread and serve until a stop is
 /// requested (training finishing keeps the server up, serving history and replays).
-/// `on_started` runs once the port is bound and the run folder exists.
+/// `on_started` runs once the port is bound and the run folder exists, before training
+/// starts.
 pub fn run_demo(
     opts: DemoOptions,
     shutdown: ShutdownHandle,
@@ -143,7 +169,6 @@ pub fn run_demo(
         Some(sender.into_callback()),
         shutdown.stop_flag(),
     )?;
-    townlet_runner::logging::init_logging(Some(&runner.folder().log_path()));
     counters.attach_recorder(runner.recorder_counters_handle());
     let world = WorldInfo::new(runner.pack(), runner.env());
     let run_dir = runner.run_dir().to_path_buf();
@@ -156,7 +181,9 @@ pub fn run_demo(
         url: format!("http://{host}:{port}/"),
         port,
         run_dir: run_dir.clone(),
+        log_path: runner.folder().log_path(),
     };
+    on_started(&started);
     tracing::info!(
         "training {} (episodes {}..{}) in {}",
         runner.pack().name,
@@ -201,7 +228,6 @@ pub fn run_demo(
                 result
             })
             .map_err(DemoError::Runtime)?;
-    on_started(&started);
 
     let stop_wait = {
         let shutdown = shutdown.clone();

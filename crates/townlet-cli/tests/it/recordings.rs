@@ -1,5 +1,7 @@
 //! Runs the `townlet-recordings` binary on a run folder made by the recorder.
 
+// The recording crate's own test helpers (synthetic episodes), one copy for both crates.
+#[path = "../../../townlet-recording/tests/it/common.rs"]
 mod common;
 
 use common::*;
@@ -155,4 +157,15 @@ fn errors_are_clear_and_never_panic() {
     // Bad usage is clap's exit code 2.
     assert_eq!(cli(&["export", "2", "--run", run]).status.code(), Some(2));
     assert_eq!(cli(&["show", "abc"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_missing_run_is_said_once() {
+    let o = cli(&["list", "--run", "/nonexistent/run"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "error: opening /nonexistent/run/metrics.db\n  \
+         caused by: database /nonexistent/run/metrics.db does not exist\n"
+    );
 }

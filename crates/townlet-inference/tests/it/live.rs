@@ -1,9 +1,9 @@
 //! Live mode with real WebSocket clients: fan-out, filters, speeds, late joiners, slow
 //! clients, bad input, limits, shutdown and the HTTP endpoints.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use futures_util::SinkExt;
 use serde_json::Value;
 use std::time::Duration;

@@ -1,9 +1,11 @@
-//! `townlet-learn-check`: training.md §16.3 — does the DQN learn? Prints every criterion
-//! with its measured value, threshold and pass/fail, plus baselines in the same world.
+//! `townlet-learn-check` (docs/training.md#learn-check): does the DQN learn? Prints
+//! every criterion with its measured value, threshold and pass/fail, plus baselines in
+//! the same world.
 
 use anyhow::Result;
 use clap::Parser;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use townlet_config::NetworkType;
 use townlet_runner::EvalOptions;
 use townlet_runner::learn_check::{self, Criterion, RunSpec, RunTrace};
@@ -14,8 +16,8 @@ const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 #[command(name = "townlet-learn-check")]
 struct Args {
     /// Which runs: l0 (L0_0, 500 ep), l1 (L1, 3000 ep), l1-static (L1 stage 4, 1500 ep),
-    /// all (those three, training.md §16.3); l2 / l3 (POMDP packs at stage 4, 1000 ep,
-    /// recurrent vs MLP with greedy evaluations, issue 8), pomdp (both).
+    /// all (those three); l2 / l3 (POMDP packs at stage 4, 1000 ep, recurrent vs MLP
+    /// with greedy evaluations, issue 8), pomdp (both).
     #[arg(long, default_value = "all")]
     suite: String,
     /// Seeds (default: 1,2,3 for L0/L1, 1,2 for L2/L3).
@@ -35,10 +37,13 @@ struct Args {
     json: Option<PathBuf>,
 }
 
-fn main() {
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(2);
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            townlet_cli::report::fail(&e);
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -89,7 +94,8 @@ fn run(args: Args) -> Result<()> {
             .clone()
             .unwrap_or_else(|| if pomdp { vec![1, 2] } else { vec![1, 2, 3] });
         if pomdp {
-            // Issue 8 / D24 / D42: recurrent vs MLP, greedy evaluations every 100 episodes.
+            // Issue 8: recurrent vs MLP, greedy evaluations every 100 episodes
+            // (docs/decisions.md#greedy-evaluation-in-learn-check).
             let evaluation = Some(EvalOptions {
                 every: scaled(100),
                 episodes: 20,

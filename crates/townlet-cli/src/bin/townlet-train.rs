@@ -1,12 +1,13 @@
 //! `townlet-train`: training alone (no server). Thin over `townlet_runner::DemoRunner`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use townlet_config::{DeviceKind, NetworkType};
 use townlet_runner::{DemoRunner, RunnerOptions};
@@ -39,16 +40,16 @@ struct Args {
     /// burn CPU device.
     #[arg(long, value_enum)]
     device: Option<DeviceArg>,
-    /// Q-network (overrides population.network_type, D24).
+    /// Q-network (overrides population.network_type).
     #[arg(long, value_enum)]
     network: Option<NetworkArg>,
-    /// Run folder: created when absent, resumed when it exists (D1).
+    /// Run folder: created when absent, resumed when it exists.
     #[arg(long)]
     run: Option<PathBuf>,
     /// Where new runs go (default ./runs).
     #[arg(long, default_value = "runs")]
     runs_root: PathBuf,
-    /// Compute threads for burn (default: all cores, D29).
+    /// Compute threads for burn (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
     /// Train at a fixed curriculum stage 1–5 (curriculum.kind: static).
@@ -62,33 +63,26 @@ struct Args {
     quiet: bool,
 }
 
-fn main() {
+fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(e) = run(args) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+    let log = townlet_cli::logging::init();
+    match run(args, &log) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => townlet_cli::report::fail(&e),
     }
 }
 
-fn run(args: Args) -> Result<()> {
+fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
     townlet_runner::threads::set_compute_threads(
         args.threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     );
     let stop = Arc::new(AtomicBool::new(false));
-    let presses = Arc::new(AtomicUsize::new(0));
     {
         let stop = Arc::clone(&stop);
-        let presses = Arc::clone(&presses);
-        ctrlc::set_handler(move || {
-            if presses.fetch_add(1, Ordering::SeqCst) >= 1 {
-                eprintln!("\nsecond interrupt: exiting without waiting");
-                std::process::exit(130);
-            }
-            eprintln!("\nstopping at the next step (Ctrl+C again to force)…");
-            stop.store(true, Ordering::SeqCst);
-        })
-        .context("installing the Ctrl+C handler")?;
+        townlet_cli::signals::on_ctrl_c("stopping at the next step", move || {
+            stop.store(true, Ordering::SeqCst)
+        })?;
     }
     let opts = RunnerOptions {
         pack_dir: args.pack.clone(),
@@ -113,7 +107,7 @@ fn run(args: Args) -> Result<()> {
         anyhow::bail!("give --pack DIR for a new run, or --run DIR to resume one");
     }
     let mut runner = DemoRunner::new(&opts, None, Arc::clone(&stop))?;
-    townlet_runner::logging::init_logging(Some(&runner.folder().log_path()));
+    log.attach(&runner.folder().log_path());
     let total = runner.max_episodes();
     let first = runner.next_episode();
     tracing::info!(

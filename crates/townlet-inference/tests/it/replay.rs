@@ -1,9 +1,7 @@
 //! Replay from a run folder written by the real recorder: list, load, seek, get_episode
 //! fallback, and the HTTP views of the same data. Streamed values equal the stored ones.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use townlet_config::RecordingConfig;
 use townlet_inference::{LiveSource, Mode};
@@ -80,11 +78,12 @@ async fn replay_list_load_seek_and_http() {
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert_eq!(list["items"][0]["episode_id"], 5);
 
-    // Whole episode: equal to the recording, field by field (D22, D39).
+    // Whole episode: equal to the recording, field by field.
     send(&mut ws, r#"{"type":"load_replay","episode_id":3}"#).await;
     let ep = recv_type(&mut ws, "episode").await;
     assert_eq!(ep["source"], "replay");
-    // Compared as the wire text parses (D39: floats as f32, printed the same way).
+    // Compared as the wire text parses (floats as f32, printed the same way:
+    // docs/decisions.md#comparing-streamed-with-stored-values).
     let expected: serde_json::Value =
         serde_json::from_str(&townlet_inference::encode::episode_json(
             &episode(3, 12, true),

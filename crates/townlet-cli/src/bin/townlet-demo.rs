@@ -3,8 +3,7 @@
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::ExitCode;
 use townlet_config::DeviceKind;
 use townlet_inference::{DEFAULT_PORT, ServerOptions};
 use townlet_runner::RunnerOptions;
@@ -39,7 +38,7 @@ struct Args {
     host: String,
     #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
-    /// Run folder: created when absent, resumed when it exists (D1).
+    /// Run folder: created when absent, resumed when it exists.
     #[arg(long)]
     run: Option<PathBuf>,
     /// Where new runs go.
@@ -48,7 +47,7 @@ struct Args {
     /// Built frontend (default: the workspace's frontend/dist).
     #[arg(long = "static")]
     static_dir: Option<PathBuf>,
-    /// Compute threads for burn (D29: 1, the other core serves viewers).
+    /// Compute threads for burn (1: the other core serves viewers).
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Train at a fixed curriculum stage 1–5.
@@ -66,33 +65,23 @@ struct Args {
     wait_for_viewers: u64,
 }
 
-fn main() {
+fn main() -> ExitCode {
     let args = Args::parse();
-    match run(args) {
-        Ok(()) => {}
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(1);
-        }
+    let log = townlet_cli::logging::init();
+    match run(args, &log) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => townlet_cli::report::fail(&e),
     }
 }
 
-fn run(args: Args) -> Result<()> {
+fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
     let shutdown = ShutdownHandle::new();
-    let presses = Arc::new(AtomicUsize::new(0));
     {
         let shutdown = shutdown.clone();
-        let presses = Arc::clone(&presses);
-        ctrlc::set_handler(move || {
-            if presses.fetch_add(1, Ordering::SeqCst) >= 1 {
-                eprintln!("\nsecond interrupt: exiting now");
-                std::process::exit(130);
-            }
-            eprintln!(
-                "\nstopping: finishing the current step, writing the final checkpoint, draining recordings (Ctrl+C again to force)…"
-            );
-            shutdown.request_stop();
-        })?;
+        townlet_cli::signals::on_ctrl_c(
+            "stopping: finishing the current step, writing the final checkpoint, draining recordings",
+            move || shutdown.request_stop(),
+        )?;
     }
     let workspace = PathBuf::from(WORKSPACE);
     let pack = args.pack.clone().or_else(|| {
@@ -139,6 +128,7 @@ fn run(args: Args) -> Result<()> {
     };
     let no_open = args.no_open;
     let outcome = run_demo(opts, shutdown, |started| {
+        log.attach(&started.log_path);
         println!("Townlet live training: {}", started.url);
         println!("run folder: {}", started.run_dir.display());
         if !no_open {

@@ -1,6 +1,7 @@
 //! End-to-end (no browser): the unified server trains a tiny pack while a WebSocket client
-//! watches. What the client receives is what training wrote (D22): streamed metadata equals
-//! the SQLite row, streamed steps equal the recording file, field by field (D39: as f32).
+//! watches. What the client receives is what training wrote: streamed metadata equals
+//! the SQLite row, streamed steps equal the recording file, field by field (as f32,
+//! docs/decisions.md#comparing-streamed-with-stored-values).
 
 use futures_util::{SinkExt, StreamExt};
 use std::path::{Path, PathBuf};
@@ -16,12 +17,13 @@ use townlet_unified_server::{DemoOptions, ShutdownHandle, Started, run_demo};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A copy of L0_0 that records every episode, in its own configs root (D41).
-fn tiny_pack(dir: &Path) -> PathBuf {
+/// A copy of L0_0 that records every episode, in its own configs root
+/// (docs/decisions.md#browser-tests-as-root).
+pub(crate) fn tiny_pack(dir: &Path) -> PathBuf {
     let pack = dir.join("configs/tiny");
     std::fs::create_dir_all(&pack).unwrap();
     for f in [
@@ -323,9 +325,9 @@ fn ctrl_c_stops_training_checkpoints_and_exits_zero() {
     let ids: Vec<u64> = rows.iter().map(|r| r.episode_id).collect();
     assert_eq!(ids, (0..ids.len() as u64).collect::<Vec<_>>(), "no gaps");
     let last = rows.last().unwrap();
-    // The signal lands either inside an episode (closed as `interrupted`, D13) or in the
+    // The signal lands either inside an episode (closed as `interrupted`) or in the
     // short gap between two episodes (nothing to close: the last row ended normally).
-    // Which one is a matter of timing; the runner's own tests pin D13 deterministically
+    // Which one is a matter of timing; the runner's own tests pin this deterministically
     // with `stop_after_steps`. Either way nothing finished is lost and the checkpoint
     // resumes right after the last row.
     eprintln!(

@@ -1,5 +1,6 @@
 //! Helpers for the integration tests: a tiny pack, synthetic episodes, a server on an
-//! ephemeral port, and real WebSocket / HTTP clients. Deadlines are generous (D28).
+//! ephemeral port, and real WebSocket / HTTP clients. Deadlines are generous
+//! (docs/decisions.md#tests-never-assert-timings).
 #![allow(dead_code)]
 
 use futures_util::{SinkExt, StreamExt};

@@ -1,6 +1,8 @@
 //! Runs the `townlet-simulate` binary: G1 and G3 from its JSON output, truncation, stop
 //! after done, and bad flags exiting with code 2.
 
+// The env's own test helpers (packs, layouts, tolerances), one copy for both crates.
+#[path = "../../../townlet-env/tests/it/common.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -374,4 +376,16 @@ fn bad_flags_exit_2_with_a_clear_message() {
             assert!(err.contains(n), "{args:?}: stderr lacks '{n}': {err}");
         }
     }
+}
+
+#[test]
+fn a_missing_pack_is_said_once() {
+    let (out, err) = run_bad(&["--pack", "/nonexistent", "--actions", "WAIT"]);
+    assert_eq!(out.status.code(), Some(2), "stderr {err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        err,
+        "error: --pack '/nonexistent': the pack does not load\n  \
+         caused by: /nonexistent: pack folder not found\n"
+    );
 }

@@ -1,0 +1,173 @@
+//! `townlet-recordings`: list, show and export a run's recorded episodes (D2).
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use townlet_cli::report;
+use townlet_recording::listing::{Export, write_list, write_show};
+use townlet_recording::{RecordingFilter, ReplayManager};
+
+#[derive(Parser)]
+#[command(
+    name = "townlet-recordings",
+    version,
+    about = "Inspect a Townlet run's recorded episodes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Source {
+    /// Run folder (reads RUN/metrics.db); default: the current folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "db")]
+    run: Option<PathBuf>,
+    /// The metrics database itself.
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+}
+
+impl Source {
+    fn db_path(&self) -> PathBuf {
+        match (&self.db, &self.run) {
+            (Some(db), _) => db.clone(),
+            (None, Some(run)) => run.join("metrics.db"),
+            (None, None) => PathBuf::from("metrics.db"),
+        }
+    }
+
+    fn open(&self) -> Result<ReplayManager> {
+        let path = self.db_path();
+        ReplayManager::open(&path).with_context(|| format!("opening {}", path.display()))
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List recordings (newest first) as a table.
+    List {
+        #[command(flatten)]
+        source: Source,
+        /// Only this curriculum stage.
+        #[arg(long)]
+        stage: Option<u32>,
+        /// Only this reason (periodic, stage_transition_before, stage_transition_after,
+        /// performance_top, performance_bottom, stage_boundary).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Total reward at least this.
+        #[arg(long, allow_negative_numbers = true)]
+        min_reward: Option<f32>,
+        /// Total reward at most this.
+        #[arg(long, allow_negative_numbers = true)]
+        max_reward: Option<f32>,
+        /// At most N rows.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Summary and a per-step table of one recorded episode.
+    Show {
+        /// Episode id.
+        id: u64,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// The whole episode as JSON on stdout (non-finite numbers become null).
+    Export {
+        /// Episode id.
+        id: u64,
+        #[command(flatten)]
+        source: Source,
+        /// JSON output (the only format).
+        #[arg(long, required = true)]
+        json: bool,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    // clap prints usage errors itself and exits with 2.
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = run(cli, &mut out).and_then(|()| out.flush().map_err(Into::into));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // `| head` closing the pipe is not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => report::fail(&e),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().map(io::Error::kind) == Some(io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn load(source: &Source, id: u64) -> Result<ReplayManager> {
+    let mut rm = source.open()?;
+    rm.load(id)
+        .with_context(|| format!("loading episode {id}"))?;
+    Ok(rm)
+}
+
+fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
+    match cli.command {
+        Command::List {
+            source,
+            stage,
+            reason,
+            min_reward,
+            max_reward,
+            limit,
+        } => {
+            let filter = RecordingFilter {
+                stage,
+                reason,
+                min_reward,
+                max_reward,
+                limit,
+            };
+            let rows = source.open()?.list_recordings(&filter)?;
+            write_list(out, &rows)?;
+        }
+        Command::Show { id, source } => {
+            let rm = load(&source, id)?;
+            let (Some(ep), Some(row)) = (rm.episode(), rm.recording()) else {
+                bail!("episode {id} did not load");
+            };
+            write_show(out, ep, row, rm.reason().unwrap_or("-"))?;
+        }
+        Command::Export {
+            id,
+            source,
+            json,
+            output,
+        } => {
+            if !json {
+                bail!("only --json export is supported");
+            }
+            let rm = load(&source, id)?;
+            let export = Export::of(&rm).ok_or_else(|| anyhow!("episode {id} did not load"))?;
+            match output {
+                Some(path) => {
+                    let f = std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    let mut w = BufWriter::new(f);
+                    export
+                        .write_json(&mut w)
+                        .and_then(|()| w.flush())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
+                None => export.write_json(out)?,
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! What the Townlet binaries share: logging set-up, error reports and Ctrl+C handling.
+//! The binaries themselves (`src/bin/*.rs`) are thin: flags in, a library call, a report
+//! out. Nothing here is meant for use outside the binaries.
+
+pub mod logging;
+pub mod report;
+pub mod signals;

@@ -1,0 +1,7 @@
+//! The binaries' tests, in one test binary: each module runs one program (or the library
+//! call behind it) the way a user would.
+
+mod demo;
+mod errors;
+mod recordings;
+mod simulate;

@@ -1,0 +1,6 @@
+//! The inference server's integration tests, in one test binary.
+
+mod checkpoint;
+mod common;
+mod live;
+mod replay;
