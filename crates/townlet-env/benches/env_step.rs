@@ -8,7 +8,7 @@ use rand::{RngExt, SeedableRng};
 use std::hint::black_box;
 use townlet_env::{ACTION_WAIT, Env};
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common.rs"]
 mod common;
 
 struct Driver {

@@ -5,7 +5,7 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum EnvError {
     /// The pack folder did not load (`Env::load`); every validation error is listed.
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] townlet_config::ConfigErrors),
     #[error("num_agents must be at least 1")]
     NoAgents,

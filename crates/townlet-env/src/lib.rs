@@ -9,7 +9,8 @@
 //! use std::path::Path;
 //! use townlet_env::{ACTION_WAIT, Env};
 //!
-//! let mut env = Env::load(Path::new("../../configs/L1_full_observability"), 1, 7)?;
+//! let pack = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/L1_full_observability");
+//! let mut env = Env::load(Path::new(pack), 1, 7)?;
 //! let obs = env.reset();
 //! assert_eq!(obs.len(), env.obs_dim()); // 93
 //! let result = env.step(&[ACTION_WAIT], 1.0)?;
@@ -20,12 +21,15 @@
 //! # Ok::<(), townlet_env::EnvError>(())
 //! ```
 
+mod end_reason;
 mod env;
 mod error;
+pub mod script;
 
+pub use end_reason::EndReason;
 pub use env::{
-    ACTION_DOWN, ACTION_INTERACT, ACTION_LEFT, ACTION_RIGHT, ACTION_UP, ACTION_WAIT, EndReason,
-    Env, InteractionProgress, NUM_SUBSTRATE_ACTIONS, ObservationLayout, RngState, SpatialKind,
+    ACTION_DOWN, ACTION_INTERACT, ACTION_LEFT, ACTION_RIGHT, ACTION_UP, ACTION_WAIT, Env,
+    InteractionProgress, NUM_SUBSTRATE_ACTIONS, ObservationLayout, RngState, SpatialKind,
     StepResult,
 };
 pub use error::EnvError;

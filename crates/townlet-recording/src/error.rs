@@ -4,21 +4,21 @@ use crate::types::StepShapeError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("database {path}: {source}")]
+    #[error("database {path}")]
     Database {
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
     },
-    #[error("recording file: {0}")]
+    #[error(transparent)]
     Codec(#[from] townlet_codec::CodecError),
-    #[error("bad step: {0}")]
+    #[error("bad step")]
     StepShape(#[from] StepShapeError),
     #[error("record_step/finish_episode called without begin_episode")]
     NoEpisode,
@@ -26,7 +26,7 @@ pub enum RecordingError {
     WriterGone,
     #[error("invalid recording config: {0}")]
     Config(String),
-    #[error("not found: {0}")]
+    #[error("{0}")]
     NotFound(String),
     #[error("seek to step index {index} out of range (episode has {len} steps, indices 0..{len})")]
     SeekOutOfRange { index: usize, len: usize },

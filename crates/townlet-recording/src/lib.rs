@@ -52,6 +52,7 @@ pub mod criteria;
 pub mod db;
 mod error;
 pub mod file;
+pub mod listing;
 pub mod recorder;
 pub mod replay;
 pub mod types;

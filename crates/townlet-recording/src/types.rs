@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
+
+/// Why an episode ended: the env's type, stored by its snake_case name.
+pub use townlet_env::EndReason;
 
 /// One environment step (D5): decision fields describe the choice made before the step,
 /// state fields the state after it. `step` is 1-based.
@@ -29,46 +30,6 @@ pub struct RecordedStep {
     pub explored: bool,
     pub time_of_day: Option<u8>,
     pub interaction_progress: Option<f32>,
-}
-
-/// Why an episode ended (D13 adds `interrupted`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EndReason {
-    Died,
-    Retired,
-    Truncated,
-    Interrupted,
-}
-
-impl EndReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Died => "died",
-            EndReason::Retired => "retired",
-            EndReason::Truncated => "truncated",
-            EndReason::Interrupted => "interrupted",
-        }
-    }
-}
-
-impl fmt::Display for EndReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl FromStr for EndReason {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "died" => Ok(EndReason::Died),
-            "retired" => Ok(EndReason::Retired),
-            "truncated" => Ok(EndReason::Truncated),
-            "interrupted" => Ok(EndReason::Interrupted),
-            other => Err(format!("unknown end reason {other:?}")),
-        }
-    }
 }
 
 /// Per-episode summary (streaming.md §2, D7, D8). Values are those in force during the

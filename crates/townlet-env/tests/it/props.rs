@@ -1,8 +1,6 @@
 //! Property tests: meters stay in [0, 1]; a living agent always has an allowed action.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use townlet_env::Env;
 

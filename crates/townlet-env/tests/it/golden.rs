@@ -1,8 +1,6 @@
 //! Every golden case of environment.md §14, meters to 1e-6.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use townlet_env::{EndReason, Env};
 
 const TOL: f32 = 1e-6;

@@ -1,8 +1,6 @@
 //! Dims, slices, masks, determinism, multi-agent behaviour, hooks and errors.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use townlet_env::{EndReason, Env, EnvError, ObservationLayout, RngState, SpatialKind};
 
 #[test]

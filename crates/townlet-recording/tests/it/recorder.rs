@@ -1,6 +1,4 @@
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use townlet_codec::CodecError;
