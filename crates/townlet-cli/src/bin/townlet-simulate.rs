@@ -81,7 +81,6 @@ fn parse_multiplier(s: &str) -> Result<f32, String> {
     }
 }
 
-
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2.
     let cli = Cli::parse();
@@ -135,7 +134,10 @@ fn apply_start_state(cli: &Cli, env: &mut Env) -> anyhow::Result<()> {
         let flag = || format!("--meters '{list}'");
         for (name, value) in script::parse_meter_overrides(list).with_context(flag)? {
             env.set_meter(0, &name, value).with_context(|| {
-                format!("--meters '{list}' (meters: {})", env.meter_names().join(", "))
+                format!(
+                    "--meters '{list}' (meters: {})",
+                    env.meter_names().join(", ")
+                )
             })?;
         }
     }
