@@ -6,12 +6,14 @@ use crate::types::Pack;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Top-level `Pack` fields outside the hash: paths, names and logging.
-const EXCLUDED_TOP: [&str; 6] = [
+/// Top-level `Pack` fields outside the hash: paths, names, logging, and the list of
+/// overrides (their values are hashed where they landed).
+const EXCLUDED_TOP: [&str; 7] = [
     "name",
     "dir",
     "configs_root",
     "warnings",
+    "overrides",
     "recording",
     "run_metadata",
 ];

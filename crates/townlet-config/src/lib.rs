@@ -27,13 +27,19 @@
 
 mod error;
 mod hash;
+mod lab;
 mod load;
+mod overrides;
 mod snapshot;
 mod types;
 mod walk;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use hash::{config_hash, config_hash_diff, config_hash_hex};
-pub use load::{GLOBAL_ACTIONS_FILE, PACK_FILES, load_pack};
+pub use lab::{Lab, LabRun, load_lab};
+pub use load::{GLOBAL_ACTIONS_FILE, PACK_FILES, load_pack, load_pack_with};
+pub use overrides::{
+    OVERRIDES_FILE, Origin, Override, OverrideError, Overrides, TRAINING_SECTIONS,
+};
 pub use snapshot::write_snapshot;
 pub use types::*;

@@ -35,6 +35,11 @@ pub struct Pack {
     pub exploration: ExplorationConfig,
     pub training: TrainingConfig,
     pub recording: RecordingConfig,
+    /// The overrides applied on top of the pack files (`--set`, a lab's `set:`, the pack
+    /// folder's `overrides.yaml`), for display; their values are already in the fields
+    /// above. Outside the config hash (which sees the values).
+    #[serde(default)]
+    pub overrides: crate::overrides::Overrides,
     /// Non-fatal findings (missing global_actions.yaml, skipped custom-action meters,
     /// `device: cuda` fallback). The caller logs them.
     pub warnings: Vec<String>,

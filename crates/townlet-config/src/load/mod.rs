@@ -1,4 +1,4 @@
-//! `load_pack`: read the six files, check each one's schema (one module per file), then
+//! `load_pack`: read the six files, apply the overrides, check each one's schema (one module per file), then
 //! the rules that span files (`cross`). Every problem is collected; the pack is built
 //! only when none was found.
 //!
@@ -17,6 +17,7 @@ mod substrate;
 mod training;
 
 use crate::error::{ConfigError, ConfigErrors};
+use crate::overrides::{OVERRIDES_FILE, Overrides};
 use crate::types::Pack;
 use crate::walk::{Errs, describe};
 use serde_norway::Value;
@@ -34,10 +35,18 @@ pub const PACK_FILES: [&str; 5] = [
 /// The shared custom-actions file, in the configs root (the pack folder's parent).
 pub const GLOBAL_ACTIONS_FILE: &str = "global_actions.yaml";
 
-/// Loads and validates the pack in `dir` plus `<dir>/../global_actions.yaml`.
+/// Loads and validates the pack in `dir` plus `<dir>/../global_actions.yaml`, with the
+/// pack folder's `overrides.yaml` applied when there is one.
 ///
 /// All errors across all files are returned together. Never panics on any input.
 pub fn load_pack(dir: &Path) -> Result<Pack, ConfigErrors> {
+    load_pack_with(dir, &Overrides::default())
+}
+
+/// [`load_pack`] with `overrides` applied on top of the pack folder's own
+/// `overrides.yaml`, before validation: each value is checked like the same value in
+/// the file. The pack remembers them all ([`Pack::overrides`]).
+pub fn load_pack_with(dir: &Path, overrides: &Overrides) -> Result<Pack, ConfigErrors> {
     let (name, configs_root) = locate(dir)?;
     let root_label = configs_root
         .canonicalize()
@@ -50,8 +59,8 @@ pub fn load_pack(dir: &Path) -> Result<Pack, ConfigErrors> {
     let mut e = Errs::default();
     let mut warnings = Vec::new();
 
-    // 1. Parse all six files.
-    let docs: Vec<Option<Value>> = PACK_FILES
+    // 1. Parse all six files, then write the overrides into them.
+    let mut docs: Vec<Option<Value>> = PACK_FILES
         .iter()
         .zip(&labels)
         .map(|(f, label)| read_yaml(&mut e, label, &dir.join(f)))
@@ -65,6 +74,17 @@ pub fn load_pack(dir: &Path) -> Result<Pack, ConfigErrors> {
         ));
         None
     };
+    let from_pack = dir.join(OVERRIDES_FILE);
+    let overrides = if from_pack.exists() {
+        let label = format!("{name}/{OVERRIDES_FILE}");
+        read_yaml(&mut e, &label, &from_pack)
+            .map(|doc| Overrides::from_doc(&mut e, &label, &doc))
+            .unwrap_or_default()
+            .merged(overrides)
+    } else {
+        overrides.clone()
+    };
+    overrides.apply(&mut e, &mut docs, &labels);
     let [sub_l, bars_l, casc_l, aff_l, train_l] = [0, 1, 2, 3, 4].map(|i| labels[i].as_str());
 
     // 2. Per-file schemas. bars.yaml first: the others resolve meter names against it.
@@ -110,6 +130,7 @@ pub fn load_pack(dir: &Path) -> Result<Pack, ConfigErrors> {
     );
 
     if !e.list.is_empty() {
+        overrides.annotate(&mut e.list, &labels);
         return Err(ConfigErrors(e.list));
     }
     let internal = || {
@@ -138,6 +159,7 @@ pub fn load_pack(dir: &Path) -> Result<Pack, ConfigErrors> {
             exploration: train.exploration?,
             training: train.training?,
             recording: train.recording?,
+            overrides: overrides.clone(),
             warnings,
         })
     };
@@ -188,17 +210,7 @@ fn locate(dir: &Path) -> Result<(String, PathBuf), ConfigErrors> {
 
 /// Reads and parses one file; `None` (with an error recorded) when it cannot be used.
 fn read_yaml(e: &mut Errs, label: &str, path: &Path) -> Option<Value> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            e.push(label, "", "file not found");
-            return None;
-        }
-        Err(err) => {
-            e.push(label, "", format!("cannot read: {err}"));
-            return None;
-        }
-    };
+    let text = read_text(e, label, path, "file not found")?;
     match serde_norway::from_str::<Value>(&text) {
         Ok(Value::Null) => {
             e.push(label, "", "the file is empty");
@@ -223,6 +235,21 @@ fn read_yaml(e: &mut Errs, label: &str, path: &Path) -> Option<Value> {
                 ),
                 None => e.push(label, "", format!("invalid YAML: {msg}")),
             }
+            None
+        }
+    }
+}
+
+/// The file's text; `None` (with `missing` or the OS error recorded) when unreadable.
+pub(crate) fn read_text(e: &mut Errs, label: &str, path: &Path, missing: &str) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Some(t),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            e.push(label, "", missing);
+            None
+        }
+        Err(err) => {
+            e.push(label, "", format!("cannot read: {err}"));
             None
         }
     }

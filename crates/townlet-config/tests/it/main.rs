@@ -6,5 +6,7 @@ mod api;
 mod common;
 mod cwd;
 mod errors;
+mod lab;
+mod overrides;
 mod said_once;
 mod shipped_packs;
