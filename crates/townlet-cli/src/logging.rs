@@ -18,7 +18,11 @@ impl LogFile {
     /// Append to `path` from now on. A file that cannot be opened is reported once on
     /// stderr and logging goes on there.
     pub fn attach(&self, path: &Path) {
-        match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
             Ok(f) => *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(f),
             Err(e) => tracing::warn!("cannot write the log file {}: {e}", path.display()),
         }

@@ -34,12 +34,14 @@ pub fn fail(err: &anyhow::Error) -> ExitCode {
 mod tests {
     use super::*;
 
-
     #[test]
     fn each_cause_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let err = anyhow::Error::new(io).context("reading pack.yaml");
-        assert_eq!(render(&err), "error: reading pack.yaml\n  caused by: no such file");
+        assert_eq!(
+            render(&err),
+            "error: reading pack.yaml\n  caused by: no such file"
+        );
     }
 
     #[test]

@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Install the handler: `on_first` runs on the first Ctrl+C (or SIGTERM), after `message`
 /// is printed; the second one exits with code 130.
-pub fn on_ctrl_c(message: &'static str, on_first: impl Fn() + Send + 'static) -> anyhow::Result<()> {
+pub fn on_ctrl_c(
+    message: &'static str,
+    on_first: impl Fn() + Send + 'static,
+) -> anyhow::Result<()> {
     let presses = Arc::new(AtomicUsize::new(0));
     ctrlc::set_handler(move || {
         if presses.fetch_add(1, Ordering::SeqCst) >= 1 {

@@ -102,7 +102,7 @@ pub(crate) fn start(
                     let _ = watch_tx.send(Cmd::Rescan);
                 }
             }
-            Err(e) => tracing::warn!("checkpoint watcher: {e}"),
+            Err(e) => tracing::warn!("checkpoint watcher: {}", crate::error::chain(&e)),
         })?;
     watcher.watch(&source.dir, RecursiveMode::NonRecursive)?;
     let env = Env::new(&source.pack, 1, source.pack.training.seed)?;
@@ -231,7 +231,7 @@ impl ModelThread {
         };
         let ckpt = match Checkpoint::read(path) {
             Ok(c) => c,
-            Err(e) => return failed(self, e.to_string()),
+            Err(e) => return failed(self, crate::error::chain(&e)),
         };
         if self.agent.is_none() {
             match DqnAgent::new(
@@ -242,7 +242,7 @@ impl ModelThread {
                 ckpt.header.seed,
             ) {
                 Ok(a) => self.agent = Some(a),
-                Err(e) => return failed(self, e.to_string()),
+                Err(e) => return failed(self, crate::error::chain(&e)),
             }
         }
         let Some(agent) = self.agent.as_mut() else {
@@ -253,7 +253,7 @@ impl ModelThread {
             .check_compatible(&ckpt.header, &self.pack.name)
             .and_then(|()| agent.load_policy_from(&ckpt))
         {
-            return failed(self, e.to_string());
+            return failed(self, crate::error::chain(&e));
         }
         let header = ckpt.header;
         // The layout the run trained on: the env seeded with the run seed.

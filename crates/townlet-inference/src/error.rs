@@ -20,7 +20,7 @@ pub enum ServerError {
     Pack {
         path: PathBuf,
         #[source]
-        source: townlet_config::ConfigError,
+        source: townlet_config::ConfigErrors,
     },
     #[error("{0} holds no pack (no training.yaml in a sub-folder); pass --pack")]
     NoSnapshotPack(PathBuf),
@@ -48,4 +48,20 @@ pub enum ServerError {
     Watch(#[from] notify::Error),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+}
+
+/// An error and its causes on one line (`what failed: why: why`), for messages that go
+/// to a viewer or a log line rather than through a binary's report.
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -26,7 +26,9 @@ fn report(out: &Output) -> String {
         .collect();
     assert!(!lines.is_empty(), "no `error:` line in {stderr}");
     for (i, a) in lines.iter().enumerate() {
-        let a = a.trim_start_matches("error: ").trim_start_matches("  caused by: ");
+        let a = a
+            .trim_start_matches("error: ")
+            .trim_start_matches("  caused by: ");
         for b in &lines[i + 1..] {
             let b = b.trim_start_matches("  caused by: ");
             assert!(!a.contains(b) && !b.contains(a), "said twice:\n{stderr}");
@@ -50,7 +52,7 @@ fn missing_pack_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let out = train(&["--pack", "/nonexistent"], tmp.path());
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(report(&out), "error: pack folder not found: /nonexistent");
+    assert_eq!(report(&out), "error: /nonexistent: pack folder not found");
 }
 
 #[test]
@@ -64,8 +66,11 @@ fn yaml_syntax_error() {
         }
     });
     let out = train(&["--pack", pack.to_str().unwrap()], tmp.path());
-    let shown = report(&out);
-    assert_eq!(shown, "TODO", "{shown}");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        report(&out),
+        "error: tiny/bars.yaml: line 14, column 3: did not find expected node content"
+    );
 }
 
 #[test]
@@ -73,7 +78,9 @@ fn invalid_value_names_file_key_and_value() {
     let tmp = tempfile::tempdir().unwrap();
     let pack = copy_pack(tmp.path(), |name, text| {
         if name == "training.yaml" {
-            let at = text.find("learning_rate:").expect("learning_rate in training.yaml");
+            let at = text
+                .find("learning_rate:")
+                .expect("learning_rate in training.yaml");
             let end = at + text[at..].find('\n').unwrap();
             format!("{}learning_rate: -0.5{}", &text[..at], &text[end..])
         } else {
@@ -81,8 +88,11 @@ fn invalid_value_names_file_key_and_value() {
         }
     });
     let out = train(&["--pack", pack.to_str().unwrap()], tmp.path());
-    let shown = report(&out);
-    assert_eq!(shown, "TODO", "{shown}");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        report(&out),
+        "error: tiny/training.yaml: population.learning_rate: -0.5 must be > 0"
+    );
 }
 
 #[test]
@@ -119,8 +129,14 @@ fn bad_run_folder() {
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(run.join("notes.txt"), "hello").unwrap();
     let out = train(&["--run", run.to_str().unwrap()], tmp.path());
-    let shown = report(&out);
-    assert_eq!(shown, "TODO", "{shown}");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        report(&out),
+        format!(
+            "error: {} is not a Townlet run folder (it has no config_snapshot/); pass --pack to start a new run in it",
+            run.display()
+        )
+    );
 }
 
 #[test]
@@ -141,7 +157,11 @@ fn checkpoint_from_another_pack() {
             ],
             tmp.path(),
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // B's newest checkpoint is replaced by A's (another pack, another config hash).
     let newest = |run: &Path| {
@@ -155,6 +175,12 @@ fn checkpoint_from_another_pack() {
     };
     std::fs::copy(newest(&a), newest(&b)).unwrap();
     let out = train(&["--run", b.to_str().unwrap()], tmp.path());
-    let shown = report(&out);
-    assert_eq!(shown, "TODO", "{shown}");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        report(&out),
+        format!(
+            "error: cannot resume run folder {b}\n  caused by: its newest checkpoint {b}/checkpoints/checkpoint_ep000000.ckpt was made for pack 'L0_0_minimal', but the run's config snapshot is pack 'L0_5_dual_resource'",
+            b = b.display()
+        )
+    );
 }

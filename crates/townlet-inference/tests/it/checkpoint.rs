@@ -1,8 +1,6 @@
 //! Checkpoint mode: a real checkpoint played, a new one picked up after its rename, a
 //! half-written temp file ignored, a corrupt one reported while the old model stays.
 
-
-
 use crate::common::*;
 use std::path::Path;
 use townlet_agent::checkpoint::checkpoint_file_name;

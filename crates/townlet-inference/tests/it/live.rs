@@ -1,8 +1,6 @@
 //! Live mode with real WebSocket clients: fan-out, filters, speeds, late joiners, slow
 //! clients, bad input, limits, shutdown and the HTTP endpoints.
 
-
-
 use crate::common::*;
 use futures_util::SinkExt;
 use serde_json::Value;
