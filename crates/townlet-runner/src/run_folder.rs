@@ -6,19 +6,27 @@ use townlet_config::Pack;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunFolderError {
-    #[error("{path}: {source}")]
+    /// A file-system call failed; `action` says what was being done to `path`
+    /// ("create run folder", "read", …) and the OS error is the source.
+    #[error("cannot {action} {}", path.display())]
     Io {
+        action: &'static str,
         path: PathBuf,
         source: std::io::Error,
     },
     #[error(
-        "run folder {0} has no config_snapshot/ with a pack in it (is it a Townlet run folder?)"
+        "run folder {} has no pack in its config_snapshot/ (is it a Townlet run folder?)",
+        .0.display()
     )]
     NoSnapshot(PathBuf),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunFolderError + '_ {
+fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> RunFolderError + 'a {
     move |source| RunFolderError::Io {
+        action,
         path: path.to_path_buf(),
         source,
     }
@@ -54,10 +62,11 @@ impl RunFolder {
             dir: dir.to_path_buf(),
         };
         for sub in [rf.checkpoints_dir(), rf.dir.join("config_snapshot")] {
-            std::fs::create_dir_all(&sub).map_err(io(&sub))?;
+            std::fs::create_dir_all(&sub).map_err(io("create run folder", dir))?;
         }
         let snap = rf.dir.join("config_snapshot");
-        townlet_config::write_snapshot(pack, &snap).map_err(io(&snap))?;
+        townlet_config::write_snapshot(pack, &snap)
+            .map_err(io("write the pack snapshot into", &snap))?;
         Ok(rf)
     }
 
@@ -70,7 +79,7 @@ impl RunFolder {
             dir: dir.to_path_buf(),
         };
         let ck = rf.checkpoints_dir();
-        std::fs::create_dir_all(&ck).map_err(io(&ck))?;
+        std::fs::create_dir_all(&ck).map_err(io("create", &ck))?;
         Ok(rf)
     }
 
@@ -78,7 +87,7 @@ impl RunFolder {
     pub fn snapshot_pack_dir(&self) -> Result<PathBuf, RunFolderError> {
         let snap = self.dir.join("config_snapshot");
         let mut found: Vec<PathBuf> = std::fs::read_dir(&snap)
-            .map_err(io(&snap))?
+            .map_err(io("read", &snap))?
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.join("training.yaml").is_file())

@@ -1,34 +1,20 @@
 //! End-to-end behaviour of the DemoRunner on a tiny pack: determinism, exact resume,
 //! callback wiring, interruption (D13), and refusal of a foreign checkpoint.
 
-use std::path::{Path, PathBuf};
+use crate::common::{chain, opts, refused, repo, train};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use townlet_recording::{Database, EndReason, LiveEpisode};
 use townlet_runner::{DemoRunner, EpisodeReport, RunnerOptions};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn opts(run: &Path, episodes: u64, seed: u64) -> RunnerOptions {
-    RunnerOptions {
-        pack_dir: Some(repo().join("configs/L0_0_minimal")),
-        run_dir: Some(run.to_path_buf()),
-        episodes: Some(episodes),
-        seed: Some(seed),
-        max_steps: Some(40),
-        ..Default::default()
-    }
-}
-
-fn train(o: &RunnerOptions) -> (Vec<EpisodeReport>, u64) {
-    let mut r = DemoRunner::new(o, None, Arc::new(AtomicBool::new(false))).expect("runner");
-    let mut reports = vec![];
-    r.run(&mut |rep| reports.push(rep.clone())).expect("run");
-    let hash = r.agent().weights_hash();
-    r.shutdown().expect("shutdown");
-    (reports, hash)
+/// The episode ids in the run's database, in order.
+fn episode_ids(db: &Database) -> Vec<u64> {
+    db.list_episodes(100, None)
+        .unwrap()
+        .iter()
+        .map(|r| r.episode_id)
+        .collect()
 }
 
 fn key(r: &EpisodeReport) -> (u64, u32, u32, u32, u64, Option<u32>) {
@@ -97,12 +83,7 @@ fn resume_continues_bit_identically() {
     assert_eq!(joined, full.iter().map(key).collect::<Vec<_>>());
     assert_eq!(h_split, h_full);
     let db = Database::open_read(&split.join("metrics.db")).unwrap();
-    let ids: Vec<u64> = db
-        .list_episodes(100, None)
-        .unwrap()
-        .iter()
-        .map(|r| r.episode_id)
-        .collect();
+    let ids = episode_ids(&db);
     assert_eq!(ids, (0..24).collect::<Vec<_>>());
 }
 
@@ -179,12 +160,7 @@ fn stop_mid_episode_closes_it_as_interrupted_and_resume_starts_after_it() {
         ..Default::default()
     });
     assert_eq!(more.first().unwrap().episode, last.episode + 1);
-    let ids: Vec<u64> = db
-        .list_episodes(100, None)
-        .unwrap()
-        .iter()
-        .map(|r| r.episode_id)
-        .collect();
+    let ids = episode_ids(&db);
     assert_eq!(ids, (0..last.episode + 3).collect::<Vec<_>>());
 }
 
@@ -198,12 +174,9 @@ fn a_run_of_another_pack_is_refused_with_the_differing_keys() {
         run_dir: Some(run),
         ..Default::default()
     };
-    let err = DemoRunner::new(&o, None, Arc::new(AtomicBool::new(false)))
-        .err()
-        .expect("must refuse");
-    let msg = err.to_string();
+    let msg = refused(&o).to_string();
     assert!(
-        msg.contains("differs from the run's config snapshot"),
+        msg.contains("differs from the config snapshot of run folder"),
         "{msg}"
     );
     assert!(
@@ -223,18 +196,19 @@ fn a_corrupt_checkpoint_is_a_clear_error() {
         .1;
     let bytes = std::fs::read(&ck).unwrap();
     std::fs::write(&ck, &bytes[..bytes.len() / 2]).unwrap();
-    let err = DemoRunner::new(
-        &RunnerOptions {
-            run_dir: Some(run),
-            episodes: Some(5),
-            ..Default::default()
-        },
-        None,
-        Arc::new(AtomicBool::new(false)),
-    )
-    .err()
-    .expect("corrupt checkpoint refused");
-    let msg = err.to_string();
+    let err = refused(&RunnerOptions {
+        run_dir: Some(run.clone()),
+        episodes: Some(5),
+        ..Default::default()
+    });
+    let msg = chain(&err);
+    assert!(
+        msg.starts_with(&format!(
+            "error: cannot resume run folder {}\n",
+            run.display()
+        )),
+        "{msg}"
+    );
     assert!(
         msg.contains("truncated") || msg.contains("corrupt"),
         "{msg}"
