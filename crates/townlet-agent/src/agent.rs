@@ -5,7 +5,7 @@ use crate::device::TrainDevice;
 use crate::drqn::RecurrentLearner;
 use crate::exploration::{decay_epsilon, masked_entropy, select_action};
 use crate::intrinsic::AdaptiveIntrinsic;
-use crate::learner::{DqnLearner, LearnerSettings, UpdateStats};
+use crate::learner::{DqnLearner, Learner, LearnerNet, LearnerSettings, UpdateStats};
 use crate::qnet::SimpleQNetwork;
 use crate::recurrent::{ObsSlices, RecurrentQNetwork, STATE_LEN};
 use crate::replay::{Batch, ReplayBuffer};
@@ -228,17 +228,10 @@ impl DqnAgent {
             double_dqn: tr.double_dqn,
         };
         let n = pack.population.num_agents.max(1);
+        let adam = tr.adam_epsilon;
         let model = match online {
             Online::Recurrent(net, slices) => QModel::Recurrent(Box::new(RecurrentModel {
-                learner: RecurrentLearner::new(
-                    net,
-                    settings,
-                    tr.adam_epsilon,
-                    obs_dim,
-                    action_dim,
-                    device.base.clone(),
-                    device.ad.clone(),
-                ),
+                learner: new_learner(net, &settings, adam, obs_dim, action_dim, &device),
                 buffer: SequenceBuffer::new(
                     pack.population.replay_buffer_capacity,
                     obs_dim,
@@ -252,15 +245,7 @@ impl DqnAgent {
                 slices,
             })),
             Online::Simple(net) => QModel::Simple(SimpleModel {
-                learner: DqnLearner::new(
-                    net,
-                    settings,
-                    tr.adam_epsilon,
-                    obs_dim,
-                    action_dim,
-                    device.base.clone(),
-                    device.ad.clone(),
-                ),
+                learner: new_learner(net, &settings, adam, obs_dim, action_dim, &device),
                 buffer: ReplayBuffer::new(pack.population.replay_buffer_capacity, obs_dim),
                 batch: Batch::default(),
             }),
@@ -464,6 +449,7 @@ impl DqnAgent {
         }
         let t_learn = std::time::Instant::now();
         let w = self.intrinsic.weight as f32;
+        let sync_every = self.target_update_frequency;
         let stats = match &mut self.model {
             QModel::Simple(m) => {
                 if m.buffer.len() < self.batch_size {
@@ -471,12 +457,7 @@ impl DqnAgent {
                 }
                 m.buffer
                     .sample_into(self.batch_size, w, &mut self.replay_rng, &mut m.batch);
-                let stats = m.learner.update(&m.batch);
-                self.updates += 1;
-                if self.updates.is_multiple_of(self.target_update_frequency) {
-                    m.learner.sync_target();
-                }
-                stats
+                train(&mut m.learner, &m.batch, &mut self.updates, sync_every)
             }
             QModel::Recurrent(m) => {
                 if !m.buffer.is_ready(self.batch_size) {
@@ -489,12 +470,7 @@ impl DqnAgent {
                     &mut self.replay_rng,
                     &mut m.batch,
                 );
-                let stats = m.learner.update(&m.batch);
-                self.updates += 1;
-                if self.updates.is_multiple_of(self.target_update_frequency) {
-                    m.learner.sync_target();
-                }
-                stats
+                train(&mut m.learner, &m.batch, &mut self.updates, sync_every)
             }
         };
         self.phase.learn_ns += elapsed_ns(t_learn);
@@ -660,6 +636,42 @@ impl DqnAgent {
         }
         h.0
     }
+}
+
+/// A learner for `net` with the agent's settings, dims and devices.
+fn new_learner<N: LearnerNet>(
+    net: N,
+    settings: &LearnerSettings,
+    adam_epsilon: f64,
+    obs_dim: usize,
+    action_dim: usize,
+    device: &TrainDevice,
+) -> Learner<N> {
+    let (base, ad) = (device.base.clone(), device.ad.clone());
+    Learner::new(
+        net,
+        settings.clone(),
+        adam_epsilon,
+        obs_dim,
+        action_dim,
+        base,
+        ad,
+    )
+}
+
+/// One DQN update, counted in `updates`; the target follows every `sync_every` updates.
+fn train<N: LearnerNet>(
+    learner: &mut Learner<N>,
+    batch: &N::Batch,
+    updates: &mut u64,
+    sync_every: u64,
+) -> UpdateStats {
+    let stats = learner.update(batch);
+    *updates += 1;
+    if updates.is_multiple_of(sync_every) {
+        learner.sync_target();
+    }
+    stats
 }
 
 struct WeightHasher(u64);

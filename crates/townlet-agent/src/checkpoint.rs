@@ -5,7 +5,7 @@
 use crate::agent::{DqnAgent, QModel};
 use crate::curriculum::Curriculum;
 use crate::intrinsic::AdaptiveIntrinsic;
-use crate::learner::new_adam;
+use crate::learner::{Learner, LearnerNet, new_adam};
 use crate::qnet::SimpleQNetwork;
 use crate::recurrent::RecurrentQNetwork;
 use crate::replay::ReplayBuffer;
@@ -13,7 +13,7 @@ use crate::rnd::RndNet;
 use crate::rng::RngState;
 use crate::sequence::SequenceBuffer;
 use burn::module::Module;
-use burn::optim::OptimizerRecord;
+use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::de::DeserializeOwned;
@@ -121,10 +121,7 @@ pub fn encode_blob<T: Serialize + ?Sized>(
     name: &str,
     value: &T,
 ) -> Result<Vec<u8>, CheckpointError> {
-    townlet_codec::encode(BLOB_MAGIC, 1, value, false).map_err(|e| CheckpointError::BadBlob {
-        name: name.to_string(),
-        message: e.to_string(),
-    })
+    townlet_codec::encode(BLOB_MAGIC, 1, value, false).map_err(|e| bad_blob(name, e))
 }
 
 impl Checkpoint {
@@ -165,10 +162,7 @@ impl Checkpoint {
         let bytes = self.blob(name)?;
         townlet_codec::decode(BLOB_MAGIC, 1..=1, bytes)
             .map(|(_, v)| v)
-            .map_err(|e| CheckpointError::BadBlob {
-                name: name.to_string(),
-                message: e.to_string(),
-            })
+            .map_err(|e| bad_blob(name, e))
     }
 
     /// Atomic write (temp name, fsync, rename, fsync dir). Returns bytes written.
@@ -208,26 +202,103 @@ struct AgentState {
     rnd_queue: Vec<f32>,
 }
 
+fn bad_blob(name: &str, e: impl ToString) -> CheckpointError {
+    CheckpointError::BadBlob {
+        name: name.to_string(),
+        message: e.to_string(),
+    }
+}
+
 fn module_bytes<M: Module>(m: &M, name: &str) -> Result<Vec<u8>, CheckpointError> {
     m.valid()
         .into_record()
         .into_bytes()
         .map(|b| b.to_vec())
-        .map_err(|e| CheckpointError::BadBlob {
-            name: name.to_string(),
-            message: e.to_string(),
-        })
+        .map_err(|e| bad_blob(name, e))
 }
 
 fn load_module<M: Module>(m: M, ckpt: &Checkpoint, name: &str) -> Result<M, CheckpointError> {
     let bytes = ckpt.blob(name)?.to_vec();
-    let bad = |e: String| CheckpointError::BadBlob {
-        name: name.to_string(),
-        message: e,
-    };
     let record =
-        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad(e.to_string()))?;
-    m.try_load_record(record).map_err(|e| bad(e.to_string()))
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad_blob(name, e))?;
+    m.try_load_record(record).map_err(|e| bad_blob(name, e))
+}
+
+fn optim_bytes(optim: &ModuleOptimizer, name: &str) -> Result<Vec<u8>, CheckpointError> {
+    optim
+        .to_record()
+        .into_bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| bad_blob(name, e))
+}
+
+/// A fresh Adam with `adam_epsilon` and the state saved under `name`.
+fn load_optim(
+    ckpt: &Checkpoint,
+    name: &str,
+    adam_epsilon: f64,
+) -> Result<ModuleOptimizer, CheckpointError> {
+    let bytes = ckpt.blob(name)?.to_vec();
+    let record =
+        OptimizerRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad_blob(name, e))?;
+    Ok(new_adam(adam_epsilon).load_record(record))
+}
+
+/// A learner's weights and optimizer as read from a checkpoint, not yet in place.
+struct LearnerState<N> {
+    online: N,
+    target: N,
+    optim: ModuleOptimizer,
+}
+
+impl<N: LearnerNet> Learner<N> {
+    /// Add the online and target weights and the optimizer state to `ckpt`.
+    fn save_into(&self, ckpt: &mut Checkpoint) -> Result<(), CheckpointError> {
+        ckpt.put("agent/online", module_bytes(&self.online, "agent/online")?);
+        ckpt.put("agent/target", module_bytes(&self.target, "agent/target")?);
+        ckpt.put("agent/q_optim", optim_bytes(&self.optim, "agent/q_optim")?);
+        Ok(())
+    }
+
+    /// Read what [`save_into`](Self::save_into) wrote into nets of this learner's shape,
+    /// changing nothing yet.
+    fn read_state(
+        &self,
+        ckpt: &Checkpoint,
+        adam_epsilon: f64,
+    ) -> Result<LearnerState<N>, CheckpointError> {
+        let optim = load_optim(ckpt, "agent/q_optim", adam_epsilon)?;
+        let online = self.read_online(ckpt)?;
+        let target = load_module(
+            self.online.blank(self.obs_dim, self.action_dim, &self.base),
+            ckpt,
+            "agent/target",
+        )?;
+        Ok(LearnerState {
+            online,
+            target,
+            optim,
+        })
+    }
+
+    fn restore(&mut self, state: LearnerState<N>) {
+        self.online = state.online;
+        self.target = state.target;
+        self.policy = self.online.valid();
+        self.optim = state.optim;
+    }
+
+    fn read_online(&self, ckpt: &Checkpoint) -> Result<N, CheckpointError> {
+        let blank = self.online.blank(self.obs_dim, self.action_dim, &self.ad);
+        load_module(blank, ckpt, "agent/online")
+    }
+
+    /// Only the online weights, which also become the target (inference).
+    fn load_policy_from(&mut self, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
+        let online = self.read_online(ckpt)?;
+        self.set_online(online);
+        Ok(())
+    }
 }
 
 impl DqnAgent {
@@ -257,37 +328,16 @@ impl DqnAgent {
     /// agent's network (the header is written by the runner, which does not know it).
     pub fn save_into(&self, ckpt: &mut Checkpoint) -> Result<(), CheckpointError> {
         ckpt.header.network_type = self.model.network_name().to_string();
-        let q_opt = match &self.model {
+        match &self.model {
             QModel::Simple(m) => {
-                ckpt.put(
-                    "agent/online",
-                    module_bytes(&m.learner.online, "agent/online")?,
-                );
-                ckpt.put(
-                    "agent/target",
-                    module_bytes(&m.learner.target, "agent/target")?,
-                );
+                m.learner.save_into(ckpt)?;
                 ckpt.put_value("agent/replay", &m.buffer)?;
-                m.learner.optim.to_record().into_bytes()
             }
             QModel::Recurrent(m) => {
-                ckpt.put(
-                    "agent/online",
-                    module_bytes(&m.learner.online, "agent/online")?,
-                );
-                ckpt.put(
-                    "agent/target",
-                    module_bytes(&m.learner.target, "agent/target")?,
-                );
+                m.learner.save_into(ckpt)?;
                 ckpt.put_value("agent/sequence_replay", &m.buffer)?;
-                m.learner.optim.to_record().into_bytes()
             }
         }
-        .map_err(|e| CheckpointError::BadBlob {
-            name: "agent/q_optim".into(),
-            message: e.to_string(),
-        })?;
-        ckpt.put("agent/q_optim", q_opt.to_vec());
         ckpt.put(
             "agent/rnd_fixed",
             module_bytes(&self.rnd.fixed, "agent/rnd_fixed")?,
@@ -296,16 +346,10 @@ impl DqnAgent {
             "agent/rnd_predictor",
             module_bytes(&self.rnd.predictor, "agent/rnd_predictor")?,
         );
-        let rnd_opt =
-            self.rnd
-                .optim
-                .to_record()
-                .into_bytes()
-                .map_err(|e| CheckpointError::BadBlob {
-                    name: "agent/rnd_optim".into(),
-                    message: e.to_string(),
-                })?;
-        ckpt.put("agent/rnd_optim", rnd_opt.to_vec());
+        ckpt.put(
+            "agent/rnd_optim",
+            optim_bytes(&self.rnd.optim, "agent/rnd_optim")?,
+        );
         let state = AgentState {
             epsilon: self.epsilon,
             intrinsic: self.intrinsic.clone(),
@@ -324,52 +368,34 @@ impl DqnAgent {
     /// optimizers, RND, replay, ε, w, curriculum, RNG positions, counters). Nothing is
     /// changed when any blob is missing or does not fit.
     pub fn load_from(&mut self, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
-        let ad = self.device.ad.clone();
-        let base = self.device.base.clone();
-        let (obs, act) = (self.obs_dim, self.action_dim);
-        let bad = |name: &str, e: String| CheckpointError::BadBlob {
-            name: name.to_string(),
-            message: e,
-        };
-        let q_rec = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(
-            ckpt.blob("agent/q_optim")?.to_vec(),
-        ))
-        .map_err(|e| bad("agent/q_optim", e.to_string()))?;
-        let adam_eps = self.adam_epsilon();
-        // Build the new Q side completely before touching the agent.
+        /// The Q side read from a checkpoint, not yet in place (built once per load).
         #[allow(clippy::large_enum_variant)]
         enum Loaded {
-            Simple(SimpleQNetwork, SimpleQNetwork, ReplayBuffer),
-            Recurrent(RecurrentQNetwork, RecurrentQNetwork, SequenceBuffer),
+            Simple(LearnerState<SimpleQNetwork>, ReplayBuffer),
+            Recurrent(LearnerState<RecurrentQNetwork>, SequenceBuffer),
         }
+        let ad = self.device.ad.clone();
+        let base = self.device.base.clone();
+        let obs = self.obs_dim;
+        let adam_eps = self.adam_epsilon();
+        // Read everything before touching the agent.
         let loaded = match &self.model {
-            QModel::Simple(_) => {
-                let online = load_module(SimpleQNetwork::new(obs, act, &ad), ckpt, "agent/online")?;
-                let target =
-                    load_module(SimpleQNetwork::new(obs, act, &base), ckpt, "agent/target")?;
+            QModel::Simple(m) => {
+                let learner = m.learner.read_state(ckpt, adam_eps)?;
                 let buffer: ReplayBuffer = ckpt.value("agent/replay")?;
                 if buffer.obs_dim() != obs {
-                    return Err(bad(
+                    return Err(bad_blob(
                         "agent/replay",
                         format!("obs dim {} != {obs}", buffer.obs_dim()),
                     ));
                 }
-                Loaded::Simple(online, target, buffer)
+                Loaded::Simple(learner, buffer)
             }
             QModel::Recurrent(m) => {
-                let online = load_module(
-                    RecurrentQNetwork::new(&m.slices, act, &ad),
-                    ckpt,
-                    "agent/online",
-                )?;
-                let target = load_module(
-                    RecurrentQNetwork::new(&m.slices, act, &base),
-                    ckpt,
-                    "agent/target",
-                )?;
+                let learner = m.learner.read_state(ckpt, adam_eps)?;
                 let buffer: SequenceBuffer = ckpt.value("agent/sequence_replay")?;
                 if buffer.obs_dim() != obs || buffer.seq_len() != m.buffer.seq_len() {
-                    return Err(bad(
+                    return Err(bad_blob(
                         "agent/sequence_replay",
                         format!(
                             "obs dim {} / sequence length {} != {obs} / {}",
@@ -379,39 +405,30 @@ impl DqnAgent {
                         ),
                     ));
                 }
-                Loaded::Recurrent(online, target, buffer)
+                Loaded::Recurrent(learner, buffer)
             }
         };
         let embed = self.rnd_embed_dim();
         let fixed = load_module(RndNet::new(obs, embed, &base), ckpt, "agent/rnd_fixed")?;
         let predictor = load_module(RndNet::new(obs, embed, &ad), ckpt, "agent/rnd_predictor")?;
-        let rnd_rec = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(
-            ckpt.blob("agent/rnd_optim")?.to_vec(),
-        ))
-        .map_err(|e| bad("agent/rnd_optim", e.to_string()))?;
+        let rnd_optim = load_optim(ckpt, "agent/rnd_optim", adam_eps)?;
         let state: AgentState = ckpt.value("agent/state")?;
         match (&mut self.model, loaded) {
-            (QModel::Simple(m), Loaded::Simple(online, target, buffer)) => {
-                m.learner.online = online;
-                m.learner.target = target;
-                m.learner.policy = m.learner.online.valid();
-                m.learner.optim = new_adam(adam_eps).load_record(q_rec);
+            (QModel::Simple(m), Loaded::Simple(learner, buffer)) => {
+                m.learner.restore(learner);
                 m.buffer = buffer;
             }
-            (QModel::Recurrent(m), Loaded::Recurrent(online, target, buffer)) => {
-                m.learner.online = online;
-                m.learner.target = target;
-                m.learner.policy = m.learner.online.valid();
-                m.learner.optim = new_adam(adam_eps).load_record(q_rec);
+            (QModel::Recurrent(m), Loaded::Recurrent(learner, buffer)) => {
+                m.learner.restore(learner);
                 m.buffer = buffer;
             }
             // `loaded` was built from the same variant just above.
-            _ => return Err(bad("agent/online", "network type changed".to_string())),
+            _ => return Err(bad_blob("agent/online", "network type changed".to_string())),
         }
         self.rnd.restore(
             fixed,
             predictor,
-            new_adam(adam_eps).load_record(rnd_rec),
+            rnd_optim,
             state.rnd_queue,
             state.rnd_updates,
         );
@@ -428,25 +445,9 @@ impl DqnAgent {
     /// Load only the online weights (for checkpoint-mode inference), plus ε and stage.
     /// A recurrent agent keeps acting through the same stateful path as in training.
     pub fn load_policy_from(&mut self, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
-        let (obs, act) = (self.obs_dim, self.action_dim);
-        let ad = self.device.ad.clone();
         match &mut self.model {
-            QModel::Simple(m) => {
-                let online = load_module(SimpleQNetwork::new(obs, act, &ad), ckpt, "agent/online")?;
-                m.learner.online = online;
-                m.learner.policy = m.learner.online.valid();
-                m.learner.target = m.learner.online.valid();
-            }
-            QModel::Recurrent(m) => {
-                let online = load_module(
-                    RecurrentQNetwork::new(&m.slices, act, &ad),
-                    ckpt,
-                    "agent/online",
-                )?;
-                m.learner.online = online;
-                m.learner.policy = m.learner.online.valid();
-                m.learner.target = m.learner.online.valid();
-            }
+            QModel::Simple(m) => m.learner.load_policy_from(ckpt)?,
+            QModel::Recurrent(m) => m.learner.load_policy_from(ckpt)?,
         }
         if let Ok(state) = ckpt.value::<AgentState>("agent/state") {
             self.epsilon = state.epsilon;

@@ -1,53 +1,21 @@
-//! The recurrent (DRQN) update of training.md §5 and stateful acting.
+//! The recurrent (DRQN) side of the learner (training.md §5): how a batch of sequence
+//! windows becomes TD terms, and stateful acting.
 //!
 //! Each window starts from the acting state the agent really had (D16), optionally warmed
 //! up by a gradient-free burn-in; the online and the target pass each carry their own state
 //! through all `L + 1` observations, and step `t` bootstraps from the target output at
 //! `t + 1`.
 
-use crate::learner::{LearnerSettings, TdTerms, UpdateStats, new_adam, td_update};
+use crate::learner::{Learner, LearnerNet, TdTerms};
 use crate::recurrent::{RecurrentQNetwork, STATE_LEN, state_from_flat, state_to_flat};
 use crate::sequence::SeqBatch;
 use burn::nn::LstmState;
-use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
-pub struct RecurrentLearner {
-    pub(crate) online: RecurrentQNetwork,
-    pub(crate) target: RecurrentQNetwork,
-    /// `online.valid()`, refreshed after every update; acting and burn-in use it.
-    pub(crate) policy: RecurrentQNetwork,
-    pub(crate) optim: ModuleOptimizer,
-    pub(crate) settings: LearnerSettings,
-    pub(crate) obs_dim: usize,
-    pub(crate) action_dim: usize,
-    base: Device,
-    ad: Device,
-}
+/// The recurrent learner: [`RecurrentQNetwork`] on episode-sequence windows.
+pub type RecurrentLearner = Learner<RecurrentQNetwork>;
 
-impl RecurrentLearner {
-    pub fn new(
-        online: RecurrentQNetwork,
-        settings: LearnerSettings,
-        adam_epsilon: f64,
-        obs_dim: usize,
-        action_dim: usize,
-        base: Device,
-        ad: Device,
-    ) -> Self {
-        Self {
-            target: online.valid(),
-            policy: online.valid(),
-            online,
-            optim: new_adam(adam_epsilon),
-            settings,
-            obs_dim,
-            action_dim,
-            base,
-            ad,
-        }
-    }
-
+impl Learner<RecurrentQNetwork> {
     /// One acting step on the policy snapshot: `obs [N, D]` and the carried state
     /// `[N, 512]` → (`q [N, A]`, the next state `[N, 512]`).
     pub fn act_step(&self, obs: &[f32], state: &[f32]) -> (Vec<f32>, Vec<f32>) {
@@ -58,17 +26,10 @@ impl RecurrentLearner {
         );
         let st = state_from_flat(state.to_vec(), n, &self.base);
         let (q, st) = self.policy.forward(x, Some(st));
-        let q = q
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_else(|_| vec![0.0; n * self.action_dim]);
+        let q = self.read_q(q, n);
         let mut next = state_to_flat(st);
         next.resize(n * STATE_LEN, 0.0);
         (q, next)
-    }
-
-    pub fn sync_target(&mut self) {
-        self.target = self.online.valid();
     }
 
     /// Gradient-free burn-in on the plain device: step `net` through the right-aligned
@@ -102,52 +63,54 @@ impl RecurrentLearner {
         }
         state
     }
+}
 
-    /// One sequence DQN update (training.md §5) on a sampled batch.
-    pub fn update(&mut self, batch: &SeqBatch) -> UpdateStats {
-        let (b, l, d) = (batch.batch, batch.seq_len, self.obs_dim);
-        let s = self.settings.clone();
-        let start = state_from_flat(batch.start_state.clone(), b, &self.base);
-        let online_start = self.burn_in(&self.policy, batch, start.clone());
-        let target_start = self.burn_in(&self.target, batch, start);
+impl LearnerNet for RecurrentQNetwork {
+    type Batch = SeqBatch;
+
+    fn blank(&self, _obs_dim: usize, action_dim: usize, device: &Device) -> Self {
+        RecurrentQNetwork::new(self.slices(), action_dim, device)
+    }
+
+    /// The sequence update's terms for a sampled batch of windows.
+    fn td_terms<'b>(l: &Learner<Self>, batch: &'b SeqBatch) -> TdTerms<'b> {
+        let (b, len, d) = (batch.batch, batch.seq_len, l.obs_dim);
+        let start = state_from_flat(batch.start_state.clone(), b, &l.base);
+        let online_start = l.burn_in(&l.policy, batch, start.clone());
+        let target_start = l.burn_in(&l.target, batch, start);
 
         // Online pass (autodiff) from the detached start state.
-        let obs_plain = Tensor::<3>::from_data(
-            TensorData::new(batch.obs.clone(), [b, l + 1, d]),
-            &self.base,
-        );
+        let obs_plain =
+            Tensor::<3>::from_data(TensorData::new(batch.obs.clone(), [b, len + 1, d]), &l.base);
         let st_ad = LstmState::new(online_start.cell.autodiff(), online_start.hidden.autodiff());
-        let (q_all, _) = self
-            .online
-            .forward(obs_plain.clone().autodiff(), Some(st_ad));
+        let (q_all, _) = l.online.forward(obs_plain.clone().autodiff(), Some(st_ad));
         let act =
-            Tensor::<3, Int>::from_data(TensorData::new(batch.action.clone(), [b, l, 1]), &self.ad);
+            Tensor::<3, Int>::from_data(TensorData::new(batch.action.clone(), [b, len, 1]), &l.ad);
         let q_sa = q_all
             .clone()
-            .slice(s![.., 0..l, ..])
+            .slice(s![.., 0..len, ..])
             .gather(2, act)
-            .reshape([b, l]);
+            .reshape([b, len]);
 
         // Target pass (plain device) from the same start, carrying its own state.
-        let (q_t, _) = self.target.forward(obs_plain, Some(target_start));
-        let q_next = q_t.slice(s![.., 1..l + 1, ..]);
-        let v_next = if s.double_dqn {
-            let a_star = q_all.clone().inner().slice(s![.., 1..l + 1, ..]).argmax(2);
+        let (q_t, _) = l.target.forward(obs_plain, Some(target_start));
+        let q_next = q_t.slice(s![.., 1..len + 1, ..]);
+        let v_next = if l.settings.double_dqn {
+            let a_star = q_all
+                .clone()
+                .inner()
+                .slice(s![.., 1..len + 1, ..])
+                .argmax(2);
             q_next.gather(2, a_star)
         } else {
             q_next.max_dim(2)
         }
-        .reshape([b, l]);
-        let terms = TdTerms {
+        .reshape([b, len]);
+        TdTerms {
             q_sa,
             v_next,
             reward: &batch.reward,
             terminal: &batch.terminal,
-        };
-        let (online, stats) =
-            td_update(self.online.clone(), &mut self.optim, &s, terms, &self.base);
-        self.online = online;
-        self.policy = self.online.valid();
-        stats
+        }
     }
 }

@@ -1,5 +1,11 @@
-//! One DQN update (training.md §3): online on the autodiff device, target on the plain
-//! device, MSE or Huber, global-norm clipping (D15), Adam with `adam_epsilon`.
+//! The DQN learner (training.md §3), one type for both networks: [`Learner<N>`] holds the
+//! online net on the autodiff device, the target and the acting (policy) snapshots on the
+//! plain device, Adam with `adam_epsilon`, and does the update the two networks share —
+//! the TD target, MSE or Huber, global-norm clipping (D15), one Adam step, target sync.
+//!
+//! What differs between the feed-forward net ([`DqnLearner`]) and the recurrent one
+//! ([`RecurrentLearner`](crate::drqn::RecurrentLearner)) is how a batch becomes the values
+//! of the actions taken and the bootstrap values; that is [`LearnerNet::td_terms`].
 
 use crate::qnet::SimpleQNetwork;
 use crate::replay::Batch;
@@ -29,18 +35,38 @@ pub struct LearnerSettings {
     pub double_dqn: bool,
 }
 
-/// Online + target Q-networks and the optimizer.
-pub struct DqnLearner {
-    pub(crate) online: SimpleQNetwork,
-    pub(crate) target: SimpleQNetwork,
-    pub(crate) policy: SimpleQNetwork,
+/// A Q-network a [`Learner`] can train: what its replay batches look like and how one
+/// batch becomes the TD terms of an update.
+pub trait LearnerNet: Module + Sized {
+    /// One sampled replay batch (transitions or sequence windows).
+    type Batch;
+
+    /// A freshly built net of the same shape as `self` on `device`, for loading weights
+    /// into (its random initial values are never used).
+    fn blank(&self, obs_dim: usize, action_dim: usize, device: &Device) -> Self;
+
+    /// The values the online net gives the actions taken in `batch` (autodiff) and the
+    /// bootstrap values from the target side (plain), with the batch's rewards and
+    /// terminal flags.
+    fn td_terms<'b>(learner: &Learner<Self>, batch: &'b Self::Batch) -> TdTerms<'b>;
+}
+
+/// Online + target Q-networks, the acting snapshot and the optimizer.
+pub struct Learner<N> {
+    pub(crate) online: N,
+    pub(crate) target: N,
+    /// `online.valid()`, refreshed after every update; acting (and burn-in) use it.
+    pub(crate) policy: N,
     pub(crate) optim: ModuleOptimizer,
     pub(crate) settings: LearnerSettings,
     pub(crate) obs_dim: usize,
     pub(crate) action_dim: usize,
-    base: Device,
-    ad: Device,
+    pub(crate) base: Device,
+    pub(crate) ad: Device,
 }
+
+/// The feed-forward learner: [`SimpleQNetwork`] on uniformly sampled transitions.
+pub type DqnLearner = Learner<SimpleQNetwork>;
 
 pub fn new_adam(adam_epsilon: f64) -> ModuleOptimizer {
     AdamConfig::new()
@@ -50,9 +76,9 @@ pub fn new_adam(adam_epsilon: f64) -> ModuleOptimizer {
         .init()
 }
 
-impl DqnLearner {
+impl<N: LearnerNet> Learner<N> {
     pub fn new(
-        online: SimpleQNetwork,
+        online: N,
         settings: LearnerSettings,
         adam_epsilon: f64,
         obs_dim: usize,
@@ -60,12 +86,10 @@ impl DqnLearner {
         base: Device,
         ad: Device,
     ) -> Self {
-        let target = online.valid();
-        let policy = online.valid();
         Self {
+            target: online.valid(),
+            policy: online.valid(),
             online,
-            target,
-            policy,
             optim: new_adam(adam_epsilon),
             settings,
             obs_dim,
@@ -75,56 +99,85 @@ impl DqnLearner {
         }
     }
 
+    pub fn sync_target(&mut self) {
+        self.target = self.online.valid();
+    }
+
+    /// One DQN update on a sampled batch; the acting snapshot follows the new weights.
+    pub fn update(&mut self, batch: &N::Batch) -> UpdateStats {
+        let terms = N::td_terms(self, batch);
+        let (online, stats) = td_update(
+            self.online.clone(),
+            &mut self.optim,
+            &self.settings,
+            terms,
+            &self.base,
+        );
+        self.online = online;
+        self.policy = self.online.valid();
+        stats
+    }
+
+    /// Put `online` (and copies of it as target and policy) in place, as inference does.
+    pub(crate) fn set_online(&mut self, online: N) {
+        self.online = online;
+        self.policy = self.online.valid();
+        self.target = self.online.valid();
+    }
+
+    /// The Q-values of `rows` observations (a plain tensor ending in the action axis) as one
+    /// flat row-major `Vec` (zeros if unreadable).
+    pub(crate) fn read_q<const D: usize>(&self, q: Tensor<D>, rows: usize) -> Vec<f32> {
+        q.into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_else(|_| vec![0.0; rows * self.action_dim])
+    }
+}
+
+impl Learner<SimpleQNetwork> {
     /// Q-values of each row of `obs` from the policy snapshot (never the autodiff net).
     pub fn q_values(&self, obs: &[f32]) -> Vec<f32> {
         let n = obs.len() / self.obs_dim;
         let x =
             Tensor::<2>::from_data(TensorData::new(obs.to_vec(), [n, self.obs_dim]), &self.base);
-        self.policy
-            .forward(x)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_else(|_| vec![0.0; n * self.action_dim])
+        self.read_q(self.policy.forward(x), n)
+    }
+}
+
+impl LearnerNet for SimpleQNetwork {
+    type Batch = Batch;
+
+    fn blank(&self, obs_dim: usize, action_dim: usize, device: &Device) -> Self {
+        SimpleQNetwork::new(obs_dim, action_dim, device)
     }
 
-    pub fn sync_target(&mut self) {
-        self.target = self.online.valid();
-    }
-
-    pub fn update(&mut self, batch: &Batch) -> UpdateStats {
+    fn td_terms<'b>(l: &Learner<Self>, batch: &'b Batch) -> TdTerms<'b> {
         let b = batch.action.len();
-        let d = self.obs_dim;
-        let s = &self.settings;
-        let obs = Tensor::<2>::from_data(TensorData::new(batch.obs.clone(), [b, d]), &self.ad);
-        let act =
-            Tensor::<2, Int>::from_data(TensorData::new(batch.action.clone(), [b, 1]), &self.ad);
-        let q_sa = self.online.forward(obs).gather(1, act); // [b,1]
+        let d = l.obs_dim;
+        let obs = Tensor::<2>::from_data(TensorData::new(batch.obs.clone(), [b, d]), &l.ad);
+        let act = Tensor::<2, Int>::from_data(TensorData::new(batch.action.clone(), [b, 1]), &l.ad);
+        let q_sa = l.online.forward(obs).gather(1, act); // [b,1]
 
-        let next =
-            Tensor::<2>::from_data(TensorData::new(batch.next_obs.clone(), [b, d]), &self.base);
-        let v_next = if s.double_dqn {
-            let a_star = self.policy.forward(next.clone()).argmax(1);
-            self.target.forward(next).gather(1, a_star)
+        let next = Tensor::<2>::from_data(TensorData::new(batch.next_obs.clone(), [b, d]), &l.base);
+        let v_next = if l.settings.double_dqn {
+            let a_star = l.policy.forward(next.clone()).argmax(1);
+            l.target.forward(next).gather(1, a_star)
         } else {
-            self.target.forward(next).max_dim(1)
+            l.target.forward(next).max_dim(1)
         };
-        let terms = TdTerms {
+        TdTerms {
             q_sa,
             v_next,
             reward: &batch.reward,
             terminal: &batch.terminal,
-        };
-        let (online, stats) = td_update(self.online.clone(), &mut self.optim, s, terms, &self.base);
-        self.online = online;
-        self.policy = self.online.valid();
-        stats
+        }
     }
 }
 
 /// The inputs of [`td_update`]: `q_sa` on the autodiff device (the online net's values of
 /// the actions taken), `v_next` plain, both `[B, 1]` or `[B, L]`; rewards and terminal
 /// flags row-major in that shape.
-pub(crate) struct TdTerms<'a> {
+pub struct TdTerms<'a> {
     pub q_sa: Tensor<2>,
     pub v_next: Tensor<2>,
     pub reward: &'a [f32],

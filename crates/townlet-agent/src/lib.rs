@@ -6,6 +6,32 @@
 //! Rules that keep memory flat (burn notes §12): acting and targets run on plain
 //! (non-autodiff) snapshots taken with `valid()`; replay data are plain `Vec`s and one
 //! tensor is built per batch; every autodiff loss is backwarded.
+//!
+//! Both networks train through one [`learner::Learner`]; what differs between them (the
+//! batch and how it becomes TD terms) is the [`learner::LearnerNet`] trait.
+//!
+//! # Example
+//!
+//! Build an agent for a shipped pack and pick an action for the env's first observation:
+//!
+//! ```
+//! use std::path::Path;
+//! use townlet_agent::DqnAgent;
+//! use townlet_config::{DeviceKind, load_pack};
+//! use townlet_env::Env;
+//!
+//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/L0_0_minimal");
+//! let pack = load_pack(Path::new(dir)).expect("the pack loads");
+//! let env = Env::new(&pack, 1, 0).expect("one agent");
+//! let mut agent = DqnAgent::new(&pack, env.obs_dim(), env.action_dim(), DeviceKind::Flex, 0)
+//!     .expect("agent");
+//! agent.begin_episode();
+//! let masks = env.action_masks();
+//! let decisions = agent.act(env.observations(), masks);
+//! let action = decisions[0].action as usize;
+//! assert!(masks[action], "a masked action is never chosen");
+//! assert_eq!(decisions[0].q_values.len(), env.action_dim());
+//! ```
 
 // burn's ndarray device is deprecated upstream; this is the one place that allows it.
 pub mod device;
@@ -30,6 +56,7 @@ pub use agent::{ActDecision, AgentError, AgentPhaseTimes, DqnAgent, EpisodeEnd, 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointHeader};
 pub use curriculum::{Curriculum, StageTransition, TransitionReason, stage_multiplier};
 pub use device::TrainDevice;
-pub use learner::UpdateStats;
+pub use drqn::RecurrentLearner;
+pub use learner::{DqnLearner, Learner, LearnerNet, LearnerSettings, UpdateStats};
 pub use recurrent::{ObsSlices, RecurrentQNetwork};
 pub use sequence::{EpisodeRecord, SequenceBuffer};

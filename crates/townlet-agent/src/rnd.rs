@@ -1,9 +1,10 @@
 //! Random network distillation (training.md §8): a fixed random net and a trained
 //! predictor; novelty = mean squared embedding difference.
 
+use crate::learner::new_adam;
 use burn::nn::{Linear, LinearConfig, Relu};
+use burn::optim::GradientsParams;
 use burn::optim::ModuleOptimizer;
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 
 #[derive(Module, Debug)]
@@ -71,7 +72,7 @@ impl Rnd {
             fixed,
             predictor,
             predictor_snapshot,
-            optim: AdamConfig::new().with_epsilon(adam_epsilon as f32).init(),
+            optim: new_adam(adam_epsilon),
             queue: Vec::new(),
             obs_dim,
             embed_dim,

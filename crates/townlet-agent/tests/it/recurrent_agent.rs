@@ -89,6 +89,15 @@ fn play(agent: &mut DqnAgent, env: &mut Env, episodes: std::ops::Range<u64>, t: 
     }
 }
 
+/// The tiny pack, its env and an agent trained on it for three episodes, all with `seed`.
+fn trained(seed: u64) -> (Pack, Env, DqnAgent) {
+    let p = tiny_pack();
+    let mut env = Env::new(&p, 1, seed).expect("env");
+    let mut a = agent(&p, &env, seed);
+    play(&mut a, &mut env, 0..3, &mut Trace::default());
+    (p, env, a)
+}
+
 #[test]
 fn cut_points_agree_with_the_env_layout() {
     for name in ["L2_partial_observability", "L3_temporal_mechanics"] {
@@ -151,23 +160,20 @@ fn masks_are_respected_when_exploring_and_when_greedy() {
     }
 }
 
+fn assert_state_is_zero(a: &DqnAgent) {
+    let state = a.recurrent_state().expect("state");
+    assert!(state.iter().all(|&v| v == 0.0));
+}
+
 #[test]
 fn acting_state_is_carried_through_updates_and_reset_only_at_episode_start() {
-    let p = tiny_pack();
-    let mut env = Env::new(&p, 1, 1).expect("env");
-    let mut a = agent(&p, &env, 1);
     // Fill the buffer so updates happen during the next episode.
-    play(&mut a, &mut env, 0..3, &mut Trace::default());
+    let (_, mut env, mut a) = trained(1);
     assert!(a.updates() > 0);
 
     env.reset();
     a.begin_episode();
-    assert!(
-        a.recurrent_state()
-            .expect("state")
-            .iter()
-            .all(|&v| v == 0.0)
-    );
+    assert_state_is_zero(&a);
     let obs = env.observations().to_vec();
     let masks = env.action_masks().to_vec();
     let first = a.act_with(&obs, &masks, 0.0, false);
@@ -205,12 +211,7 @@ fn acting_state_is_carried_through_updates_and_reset_only_at_episode_start() {
     }
     assert!(saw_update, "an update happened mid-episode");
     a.begin_episode();
-    assert!(
-        a.recurrent_state()
-            .expect("state")
-            .iter()
-            .all(|&v| v == 0.0)
-    );
+    assert_state_is_zero(&a);
 }
 
 #[test]
@@ -348,10 +349,7 @@ fn resume_from_a_checkpoint_is_exact() {
 
 #[test]
 fn policy_only_load_acts_like_the_trained_agent() {
-    let p = tiny_pack();
-    let mut env = Env::new(&p, 1, 5).expect("env");
-    let mut trained = agent(&p, &env, 5);
-    play(&mut trained, &mut env, 0..3, &mut Trace::default());
+    let (p, mut env, mut trained) = trained(5);
     let mut ckpt = Checkpoint::new(header(&trained, 2));
     trained.save_into(&mut ckpt).expect("save");
     let mut inf = agent(&p, &env, 77);

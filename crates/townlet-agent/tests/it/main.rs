@@ -1,0 +1,4 @@
+//! The integration tests of `townlet-agent`, in one test binary.
+
+mod memory;
+mod recurrent_agent;
