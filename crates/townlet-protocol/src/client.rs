@@ -7,27 +7,33 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
+use ts_rs::TS;
 
 /// Every message a client may send.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// Sets delivery, speed and filter at once; missing fields take their defaults
     /// (`episode`, 1×, `all`).
     Subscribe {
         #[serde(default)]
+        #[ts(as = "Option<_>", optional)]
         delivery: Delivery,
         #[serde(default)]
+        #[ts(as = "Option<_>", optional)]
         speed: Speed,
         #[serde(default)]
+        #[ts(as = "Option<_>", optional)]
         filter: Filter,
     },
     /// "My playback of `after` is done, send the next episode" (D17, D34). `after: null`
     /// asks for the newest matching episode.
     Next {
         #[serde(default)]
+        #[ts(optional = nullable)]
         after: Option<u64>,
         #[serde(default)]
+        #[ts(as = "Option<_>", optional)]
         order: Order,
     },
     /// One episode by id: from the server's ring, else from the recordings.
@@ -54,6 +60,7 @@ pub enum ClientMessage {
     },
     ListRecordings {
         #[serde(default)]
+        #[ts(as = "Option<_>", optional)]
         filters: RecordingFilters,
     },
     /// Deliver a recorded episode (source `replay`) by its training episode id.
@@ -126,7 +133,7 @@ impl ClientMessage {
 }
 
 /// How a client receives episodes (D17, D19).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
     /// Whole `episode` messages; the client plays them back itself.
@@ -137,7 +144,7 @@ pub enum Delivery {
 }
 
 /// Which episode `next` picks (D34).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
     /// The newest matching episode after `after` (skipped ones are counted).
@@ -150,7 +157,8 @@ pub enum Order {
 /// Playback speed: a factor of [`crate::STEPS_PER_SECOND_AT_1X`] in
 /// `[MIN_SPEED, MAX_SPEED]`, or `"instant"` (no pacing). On the wire: a JSON number or the
 /// string `"instant"`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, TS)]
+#[ts(type = "number | \"instant\"")]
 pub enum Speed {
     Factor(f64),
     Instant,
@@ -237,7 +245,7 @@ impl<'de> Deserialize<'de> for Speed {
 }
 
 /// Server-side episode filter (D18). On the wire: `{"kind": "every_nth", "n": 10}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Filter {
     #[default]
@@ -249,6 +257,7 @@ pub enum Filter {
     /// `episode_id % n == 0` (D34); `n` defaults to 10.
     EveryNth {
         #[serde(default = "default_nth")]
+        #[ts(as = "Option<_>", optional)]
         n: u32,
     },
     /// Top 10 % by extrinsic reward among the last 100 episodes (D18, D33).
@@ -274,7 +283,8 @@ impl Filter {
 }
 
 /// Filters for `list_recordings`; every field is optional.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
+#[ts(optional_fields = nullable)]
 pub struct RecordingFilters {
     #[serde(default)]
     pub stage: Option<u32>,

@@ -8,18 +8,37 @@
 //! * Client side (tests, scripts): [`parse_server_message`], [`ClientMessage::to_json`].
 //!
 //! `docs/protocol.md` holds the rules and an example of every message; its examples are
-//! produced by [`examples`] and checked by this crate's tests.
+//! produced by [`examples`] and checked by this crate's tests. The viewer's TypeScript
+//! types are generated from these types by [`typescript`] (ts-rs) into
+//! [`TYPESCRIPT_PATH`]; a test fails when that file is stale.
+//!
+//! ```
+//! use townlet_protocol::{ClientMessage, ErrorCode, Speed, parse_client_message, to_json};
+//!
+//! // A viewer asks for double speed.
+//! let message = parse_client_message(r#"{"type":"set_speed","speed":2}"#).unwrap();
+//! assert_eq!(message, ClientMessage::SetSpeed { speed: Speed::Factor(2.0) });
+//!
+//! // A speed out of range is answered with an `error` message naming the request.
+//! let err = parse_client_message(r#"{"type":"set_speed","speed":0}"#).unwrap_err();
+//! assert_eq!(err.code, ErrorCode::InvalidSpeed);
+//! let reply = to_json(&err.to_server_message());
+//! assert!(reply.starts_with(r#"{"type":"error","code":"invalid_speed","#));
+//! assert!(reply.ends_with(r#""request":"set_speed","v":1}"#));
+//! ```
 
 mod client;
 mod error;
 pub mod examples;
 mod server;
+mod typescript;
 
 pub use client::{
     ClientMessage, Delivery, Filter, Order, RecordingFilters, Speed, parse_client_message,
 };
 pub use error::{ErrorCode, ProtocolError};
 pub use server::*;
+pub use typescript::{TYPESCRIPT_PATH, typescript};
 
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +71,9 @@ struct Outbound<'a> {
     v: u32,
 }
 
-#[derive(Deserialize)]
+/// A server frame as received (the TypeScript `ServerFrame`): a message plus `v`.
+#[derive(Deserialize, ts_rs::TS)]
+#[ts(rename = "ServerFrame")]
 struct Inbound {
     #[serde(flatten)]
     message: ServerMessage,

@@ -3,18 +3,24 @@
 //! Field names of [`EpisodeMetadata`] and of the step columns are the same as in the
 //! recording crate's `EpisodeMetadata` / `RecordedStep`, so the server maps them one to
 //! one and a viewer sees the recorded names.
+//!
+//! Float fields a viewer receives are declared `number | null` in the generated
+//! TypeScript (`#[ts(as = "Option<_>")]`), because [`crate::to_json`] writes a non-finite
+//! float as `null`. The limits and cascade thresholds of `hello` (constants and validated
+//! pack values) stay `number`.
 
 use crate::client::{Delivery, Filter, Speed};
 use crate::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use ts_rs::TS;
 
 /// Every message the server sends. On the wire each is a JSON object with `type` (the
 /// variant name in snake_case) and `v` (see [`crate::to_json`]).
 // Messages are built, serialized and dropped at once; boxing the big variants would only
 // add an allocation.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     Hello(Hello),
@@ -62,7 +68,7 @@ impl ServerMessage {
 }
 
 /// What the server is attached to (D20). A replay is a per-viewer choice in both modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Episodes straight from a trainer in the same process.
@@ -72,7 +78,7 @@ pub enum Mode {
 }
 
 /// Where an episode came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Training,
@@ -81,7 +87,7 @@ pub enum Source {
 }
 
 /// Meter tier, as in bars.yaml.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum MeterTier {
     Pivotal,
@@ -90,14 +96,14 @@ pub enum MeterTier {
     Resource,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct GridSize {
     pub width: u32,
     pub height: u32,
 }
 
 /// One meter, in index order in [`Hello::meters`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct MeterInfo {
     pub name: String,
     pub tier: MeterTier,
@@ -105,7 +111,7 @@ pub struct MeterInfo {
 
 /// One deployable affordance with its hours (`[open, close]`, close may exceed 24 and
 /// then wraps past midnight, environment.md §7.4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct AffordanceInfo {
     pub name: String,
     pub operating_hours: [u8; 2],
@@ -113,7 +119,7 @@ pub struct AffordanceInfo {
 
 /// A threshold cascade: while `source` is below `threshold`, it drains `target`.
 /// Meters are named (names from [`Hello::meters`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct CascadeInfo {
     pub source: String,
     pub target: String,
@@ -121,7 +127,7 @@ pub struct CascadeInfo {
 }
 
 /// Run totals at the time of the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 pub struct Totals {
     /// Episodes finished by the trainer (live) or played by the server (checkpoint).
     pub episodes_trained: u64,
@@ -134,7 +140,7 @@ pub struct Totals {
 }
 
 /// Limits the server enforces, so a client can build its controls without guessing.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
 pub struct Limits {
     pub min_speed: f64,
     pub max_speed: f64,
@@ -162,7 +168,7 @@ impl Default for Limits {
 }
 
 /// The client's session as the server holds it (echoed in `hello` with the defaults).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct SessionInfo {
     pub delivery: Delivery,
     pub speed: Speed,
@@ -172,7 +178,7 @@ pub struct SessionInfo {
 
 /// First message on every connection (D20). Everything a viewer shows by name or count
 /// comes from here.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Hello {
     pub protocol_version: u32,
     pub mode: Mode,
@@ -196,7 +202,7 @@ pub struct Hello {
 }
 
 /// Why an episode ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// A terminal condition held (energy or health ≤ 0).
@@ -211,23 +217,30 @@ pub enum EndReason {
 
 /// Per-episode metadata, values in force during the episode (D8). Same field names as
 /// the recording crate's `EpisodeMetadata`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EpisodeMetadata {
     pub survival_steps: u32,
     /// Extrinsic + intrinsic (weighted, D7).
+    #[ts(as = "Option<_>")]
     pub total_reward: f32,
+    #[ts(as = "Option<_>")]
     pub extrinsic_reward: f32,
     /// Σ weight × novelty (D7).
+    #[ts(as = "Option<_>")]
     pub intrinsic_reward: f32,
     /// 1-based curriculum stage.
     pub curriculum_stage: u32,
+    #[ts(as = "Option<_>")]
     pub depletion_multiplier: f32,
+    #[ts(as = "Option<_>")]
     pub epsilon: f32,
+    #[ts(as = "Option<_>")]
     pub intrinsic_weight: f32,
     /// Successful interactions per affordance name.
     pub affordance_visits: BTreeMap<String, u32>,
     pub end_reason: EndReason,
     /// Unix time in seconds when the episode started.
+    #[ts(as = "Option<_>")]
     pub timestamp: f64,
     /// Mean learner loss over the updates made during this episode (`None`: no update).
     pub loss_mean: Option<f32>,
@@ -240,7 +253,7 @@ pub struct EpisodeMetadata {
 }
 
 /// An affordance's cell during the episode.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct AffordancePosition {
     pub name: String,
     pub x: i32,
@@ -248,9 +261,10 @@ pub struct AffordancePosition {
 }
 
 /// State at step 0 (D5), so a viewer can draw the spawn.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct StartState {
     pub position: [i32; 2],
+    #[ts(as = "Vec<Option<f32>>")]
     pub meters: Vec<f32>,
     pub time_of_day: Option<u8>,
 }
@@ -258,17 +272,21 @@ pub struct StartState {
 /// One step as a row (the payload of the server-paced `step` message, and what
 /// [`StepColumns::row`] returns). Decision fields describe the choice made before the
 /// step, state fields the state after it (D5).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct StepRow {
     /// 1-based.
     pub step: u32,
     pub position: [i32; 2],
+    #[ts(as = "Vec<Option<f32>>")]
     pub meters: Vec<f32>,
     pub action: u8,
+    #[ts(as = "Option<_>")]
     pub reward: f32,
     /// Unweighted RND novelty (D7).
+    #[ts(as = "Option<_>")]
     pub intrinsic_reward: f32,
     pub done: bool,
+    #[ts(as = "Option<Vec<Option<f32>>>")]
     pub q_values: Option<Vec<f32>>,
     pub epsilon: Option<f32>,
     pub action_mask: Option<Vec<bool>>,
@@ -279,15 +297,19 @@ pub struct StepRow {
 
 /// The steps of an episode, column by column (D6): entry `i` of every column belongs to
 /// step index `i` (whose `step` is `i + 1`). All columns have the same length.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
 pub struct StepColumns {
     pub step: Vec<u32>,
     pub position: Vec<[i32; 2]>,
+    #[ts(as = "Vec<Vec<Option<f32>>>")]
     pub meters: Vec<Vec<f32>>,
     pub action: Vec<u8>,
+    #[ts(as = "Vec<Option<f32>>")]
     pub reward: Vec<f32>,
+    #[ts(as = "Vec<Option<f32>>")]
     pub intrinsic_reward: Vec<f32>,
     pub done: Vec<bool>,
+    #[ts(as = "Vec<Option<Vec<Option<f32>>>>")]
     pub q_values: Vec<Option<Vec<f32>>>,
     pub epsilon: Vec<Option<f32>>,
     pub action_mask: Vec<Option<Vec<bool>>>,
@@ -384,7 +406,7 @@ impl FromIterator<StepRow> for StepColumns {
 }
 
 /// Pushed to every client for every finished episode (D17); a few hundred bytes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EpisodeSummary {
     pub episode_id: u64,
     pub source: Source,
@@ -398,7 +420,7 @@ pub struct EpisodeSummary {
 }
 
 /// A whole episode, played back by the browser at the viewer's speed (D17).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Episode {
     pub episode_id: u64,
     pub source: Source,
@@ -478,7 +500,7 @@ impl EpisodeMetadata {
 }
 
 /// Server-paced delivery (`delivery: "steps"`): an episode begins.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EpisodeStart {
     pub episode_id: u64,
     pub source: Source,
@@ -494,7 +516,7 @@ pub struct EpisodeStart {
 
 /// Server-paced delivery: one step. The step's fields are inlined next to `episode_id`
 /// and `index` (0-based, D12: index `i` holds `step` `i + 1`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct StepMessage {
     pub episode_id: u64,
     pub index: u32,
@@ -503,7 +525,7 @@ pub struct StepMessage {
 }
 
 /// Server-paced delivery: the episode's last step has been sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EpisodeEnd {
     pub episode_id: u64,
     pub source: Source,
@@ -512,13 +534,17 @@ pub struct EpisodeEnd {
 }
 
 /// One episode of the chart history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct HistoryPoint {
     pub episode_id: u64,
     pub survival_steps: u32,
+    #[ts(as = "Option<_>")]
     pub total_reward: f32,
+    #[ts(as = "Option<_>")]
     pub extrinsic_reward: f32,
+    #[ts(as = "Option<_>")]
     pub epsilon: f32,
+    #[ts(as = "Option<_>")]
     pub intrinsic_weight: f32,
     pub curriculum_stage: u32,
     pub end_reason: EndReason,
@@ -526,15 +552,19 @@ pub struct HistoryPoint {
 
 /// About once a second; the first one after `hello` carries `history` (the last
 /// [`crate::HISTORY_LEN`] episodes, oldest first) so charts fill at once (D34).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Stats {
     pub episodes_trained: u64,
     pub steps_trained: u64,
     /// Env steps per second over the last interval.
+    #[ts(as = "Option<_>")]
     pub steps_per_second: f64,
+    #[ts(as = "Option<_>")]
     pub epsilon: f32,
+    #[ts(as = "Option<_>")]
     pub intrinsic_weight: f32,
     pub curriculum_stage: u32,
+    #[ts(as = "Option<_>")]
     pub depletion_multiplier: f32,
     /// Episodes waiting in the live queue.
     pub queue_len: u32,
@@ -551,27 +581,31 @@ pub struct Stats {
 }
 
 /// Checkpoint mode: a new model is in use.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ModelLoaded {
     /// File name inside the checkpoint folder.
     pub checkpoint: String,
     /// The training episode the checkpoint was written at.
     pub checkpoint_episode: u64,
+    #[ts(as = "Option<_>")]
     pub epsilon: f32,
     pub curriculum_stage: u32,
+    #[ts(as = "Option<_>")]
     pub depletion_multiplier: f32,
     /// Unix ms.
     pub loaded_at: u64,
 }
 
 /// One recorded episode in a `recordings` list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RecordingInfo {
     pub episode_id: u64,
     /// The recording criterion that matched (`periodic`, `stage_transitions`, …).
     pub reason: String,
     pub survival_steps: u32,
+    #[ts(as = "Option<_>")]
     pub total_reward: f32,
+    #[ts(as = "Option<_>")]
     pub extrinsic_reward: f32,
     pub curriculum_stage: u32,
     pub end_reason: EndReason,
@@ -581,7 +615,7 @@ pub struct RecordingInfo {
 }
 
 /// Reply to `list_recordings`, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Recordings {
     pub items: Vec<RecordingInfo>,
     /// Matching recordings in total (may exceed `items.len()` when limited).
@@ -590,7 +624,7 @@ pub struct Recordings {
 
 /// Sent only to the client that caused it; the connection stays open unless the code is
 /// `frame_too_large` or `too_many_clients`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ErrorMessage {
     pub code: ErrorCode,
     pub message: String,

@@ -1,282 +1,63 @@
-// Wire types of the Townlet viewer protocol, mirroring the Rust crate `townlet-protocol`
-// (docs/protocol.md is the reference). Non-finite floats arrive as `null`.
+// Types of the Townlet viewer protocol, generated from the Rust crate `townlet-protocol`
+// into `./generated/protocol.ts` (docs/protocol.md is the reference), plus the run-time
+// checks of incoming frames. Non-finite floats arrive as `null`.
 
-export const PROTOCOL_VERSION = 1
+import type { ClientMessage, Filter, ServerFrame, Speed, StepColumns, StepRow } from './generated/protocol'
+import { PROTOCOL_VERSION } from './generated/protocol'
 
-export type Mode = 'live' | 'checkpoint'
-export type Source = 'training' | 'checkpoint' | 'replay'
-export type EndReason = 'died' | 'retired' | 'truncated' | 'interrupted'
-export type Delivery = 'episode' | 'steps'
-export type Order = 'latest' | 'sequential'
-export type Speed = number | 'instant'
-export type FilterKind = 'all' | 'failures' | 'stage_changes' | 'every_nth' | 'best' | 'worst'
-export interface Filter {
-  kind: FilterKind
-  n?: number
-}
+export { PROTOCOL_VERSION }
+export type {
+  AffordanceInfo,
+  AffordancePosition,
+  CascadeInfo,
+  ClientMessage,
+  Delivery,
+  EndReason,
+  EpisodeMetadata,
+  ErrorCode,
+  Filter,
+  GridSize,
+  HistoryPoint,
+  Limits,
+  MeterInfo,
+  MeterTier,
+  Mode,
+  Order,
+  RecordingFilters,
+  RecordingInfo,
+  SessionInfo,
+  Source,
+  Speed,
+  StartState,
+  StepColumns,
+  StepRow,
+  Totals,
+} from './generated/protocol'
 
-export interface MeterInfo {
-  name: string
-  tier: 'pivotal' | 'primary' | 'secondary' | 'resource'
-}
-export interface AffordanceInfo {
-  name: string
-  operating_hours: [number, number]
-}
-export interface CascadeInfo {
-  source: string
-  target: string
-  threshold: number
-}
-export interface Totals {
-  episodes_trained: number
-  steps_trained: number
-  episodes_streamed: number
-  dropped: number
-}
-export interface Limits {
-  min_speed: number
-  max_speed: number
-  steps_per_second_at_1x: number
-  max_frame_bytes: number
-  ring_size: number
-  history_len: number
-}
-export interface Hello {
-  type: 'hello'
-  v: number
-  protocol_version: number
-  mode: Mode
-  pack: string
-  grid: { width: number; height: number }
-  meters: MeterInfo[]
-  actions: string[]
-  affordances: AffordanceInfo[]
-  cascades: CascadeInfo[]
-  temporal: boolean
-  max_steps_per_episode: number
-  max_episodes: number | null
-  totals: Totals
-  limits: Limits
-  session: { delivery: Delivery; speed: Speed; filter: Filter; greedy: boolean }
-}
+/** A server message as received: its `type`, `v` and its fields. */
+export type ServerMessage = ServerFrame
+/** The received message of one `type`. */
+export type MessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>
+export type Hello = MessageOf<'hello'>
+export type EpisodeSummary = MessageOf<'episode_summary'>
+export type Episode = MessageOf<'episode'>
+export type EpisodeStart = MessageOf<'episode_start'>
+export type StepMessage = MessageOf<'step'>
+export type EpisodeEnd = MessageOf<'episode_end'>
+export type Stats = MessageOf<'stats'>
+export type ModelLoaded = MessageOf<'model_loaded'>
+export type Recordings = MessageOf<'recordings'>
+export type ErrorMessage = MessageOf<'error'>
 
-export interface EpisodeMetadata {
-  survival_steps: number
-  total_reward: number | null
-  extrinsic_reward: number | null
-  intrinsic_reward: number | null
-  curriculum_stage: number
-  depletion_multiplier: number | null
-  epsilon: number | null
-  intrinsic_weight: number | null
-  affordance_visits: Record<string, number>
-  end_reason: EndReason
-  timestamp: number | null
-  loss_mean: number | null
-  td_error_mean: number | null
-  q_mean: number | null
-  updates: number
-}
-
-export interface AffordancePosition {
-  name: string
-  x: number
-  y: number
-}
-export interface StartState {
-  position: [number, number]
-  meters: (number | null)[]
-  time_of_day: number | null
-}
-export interface StepColumns {
-  step: number[]
-  position: [number, number][]
-  meters: (number | null)[][]
-  action: number[]
-  reward: (number | null)[]
-  intrinsic_reward: (number | null)[]
-  done: boolean[]
-  q_values: ((number | null)[] | null)[]
-  epsilon: (number | null)[]
-  action_mask: (boolean[] | null)[]
-  explored: boolean[]
-  time_of_day: (number | null)[]
-  interaction_progress: (number | null)[]
-}
-export interface StepRow {
-  step: number
-  position: [number, number]
-  meters: (number | null)[]
-  action: number
-  reward: number | null
-  intrinsic_reward: number | null
-  done: boolean
-  q_values: (number | null)[] | null
-  epsilon: number | null
-  action_mask: boolean[] | null
-  explored: boolean
-  time_of_day: number | null
-  interaction_progress: number | null
-}
-
-export interface EpisodeSummary {
-  type: 'episode_summary'
-  v: number
-  episode_id: number
-  source: Source
-  checkpoint_episode: number | null
-  metadata: EpisodeMetadata
-  finished_at: number
-  sent_at: number
-}
-export interface Episode {
-  type: 'episode'
-  v: number
-  episode_id: number
-  source: Source
-  checkpoint_episode: number | null
-  agent_id: number
-  metadata: EpisodeMetadata
-  layout: AffordancePosition[]
-  start: StartState
-  steps: StepColumns
-  finished_at: number
-  sent_at: number
-}
-export interface EpisodeStart {
-  type: 'episode_start'
-  v: number
-  episode_id: number
-  source: Source
-  checkpoint_episode: number | null
-  agent_id: number
-  layout: AffordancePosition[]
-  start: StartState
-  total_steps: number
-  finished_at: number
-  sent_at: number
-}
-export interface StepMessage extends StepRow {
-  type: 'step'
-  v: number
-  episode_id: number
-  index: number
-}
-export interface EpisodeEnd {
-  type: 'episode_end'
-  v: number
-  episode_id: number
-  source: Source
-  metadata: EpisodeMetadata
-  sent_at: number
-}
-export interface HistoryPoint {
-  episode_id: number
-  survival_steps: number
-  total_reward: number | null
-  extrinsic_reward: number | null
-  epsilon: number | null
-  intrinsic_weight: number | null
-  curriculum_stage: number
-  end_reason: EndReason
-}
-export interface Stats {
-  type: 'stats'
-  v: number
-  episodes_trained: number
-  steps_trained: number
-  steps_per_second: number | null
-  epsilon: number | null
-  intrinsic_weight: number | null
-  curriculum_stage: number
-  depletion_multiplier: number | null
-  queue_len: number
-  dropped: number
-  skipped: number
-  last_loss: number | null
-  clients: number
-  uptime_s: number
-  history: HistoryPoint[] | null
-  sent_at: number
-}
-export interface ModelLoaded {
-  type: 'model_loaded'
-  v: number
-  checkpoint: string
-  checkpoint_episode: number
-  epsilon: number | null
-  curriculum_stage: number
-  depletion_multiplier: number | null
-  loaded_at: number
-}
-export interface RecordingInfo {
-  episode_id: number
-  reason: string
-  survival_steps: number
-  total_reward: number | null
-  extrinsic_reward: number | null
-  curriculum_stage: number
-  end_reason: EndReason
-  timestamp: number
-  file_bytes: number
-}
-export interface Recordings {
-  type: 'recordings'
-  v: number
-  items: RecordingInfo[]
-  total: number
-}
-export interface ErrorMessage {
-  type: 'error'
-  v: number
-  code: string
-  message: string
-  request: string | null
-}
-
-export type ServerMessage =
-  | Hello
-  | EpisodeSummary
-  | Episode
-  | EpisodeStart
-  | StepMessage
-  | EpisodeEnd
-  | Stats
-  | ModelLoaded
-  | Recordings
-  | ErrorMessage
-
-export interface RecordingFilters {
-  stage?: number | null
-  reason?: string | null
-  end_reason?: EndReason | null
-  min_reward?: number | null
-  max_reward?: number | null
-  limit?: number | null
-}
-
-export type ClientMessage =
-  | { type: 'subscribe'; delivery?: Delivery; speed?: Speed; filter?: Filter }
-  | { type: 'next'; after: number | null; order?: Order }
-  | { type: 'get_episode'; id: number }
-  | { type: 'set_speed'; speed: Speed }
-  | { type: 'pause' }
-  | { type: 'resume' }
-  | { type: 'step' }
-  | { type: 'jump_live' }
-  | { type: 'set_filter'; filter: Filter }
-  | { type: 'set_policy'; greedy: boolean }
-  | { type: 'list_recordings'; filters?: RecordingFilters }
-  | { type: 'load_replay'; episode_id: number }
-  | { type: 'seek'; index: number }
+export type FilterKind = Filter['kind']
 
 export type DecodeResult =
   | { ok: true; message: ServerMessage }
   | { ok: false; error: string }
 
-/** Fields each server message must carry, checked before the app trusts a frame. */
-const REQUIRED: Record<ServerMessage['type'], string[]> = {
+/** Fields each server message must carry, checked before the app trusts a frame (names
+ * checked against the generated types). */
+const REQUIRED: { [K in ServerMessage['type']]: (keyof MessageOf<K> & string)[] } = {
   hello: ['mode', 'pack', 'grid', 'meters', 'actions', 'affordances', 'cascades', 'temporal', 'limits'],
   episode_summary: ['episode_id', 'source', 'metadata', 'finished_at'],
   episode: ['episode_id', 'source', 'metadata', 'layout', 'start', 'steps', 'finished_at'],

@@ -4,7 +4,7 @@
 //! from the types.
 //!
 //! To regenerate the blocks after changing the types:
-//! `TOWNLET_BLESS=1 cargo test -p townlet-protocol --test doc`.
+//! `TOWNLET_BLESS=1 cargo test -p townlet-protocol`.
 
 use serde_json::Value;
 use std::path::PathBuf;

@@ -1,0 +1,376 @@
+// Generated from the Rust crate `townlet-protocol` by ts-rs. Do not edit by hand.
+// Regenerate with: TOWNLET_BLESS=1 cargo test -p townlet-protocol
+
+/** Sent as `v` in every server message. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * One deployable affordance with its hours (`[open, close]`, close may exceed 24 and
+ * then wraps past midnight, environment.md §7.4).
+ */
+export type AffordanceInfo = { name: string, operating_hours: [number, number], };
+
+/**
+ * An affordance's cell during the episode.
+ */
+export type AffordancePosition = { name: string, x: number, y: number, };
+
+/**
+ * A threshold cascade: while `source` is below `threshold`, it drains `target`.
+ * Meters are named (names from [`Hello::meters`]).
+ */
+export type CascadeInfo = { source: string, target: string, threshold: number, };
+
+/**
+ * Every message a client may send.
+ */
+export type ClientMessage = { "type": "subscribe", delivery?: Delivery, speed?: Speed, filter?: Filter, } | { "type": "next", after?: number | null, order?: Order, } | { "type": "get_episode", id: number, } | { "type": "set_speed", speed: Speed, } | { "type": "pause" } | { "type": "resume" } | { "type": "step" } | { "type": "jump_live" } | { "type": "set_filter", filter: Filter, } | { "type": "set_policy", greedy: boolean, } | { "type": "list_recordings", filters?: RecordingFilters, } | { "type": "load_replay", episode_id: number, } | { "type": "seek", index: number, };
+
+/**
+ * How a client receives episodes (D17, D19).
+ */
+export type Delivery = "episode" | "steps";
+
+/**
+ * Why an episode ended.
+ */
+export type EndReason = "died" | "retired" | "truncated" | "interrupted";
+
+/**
+ * A whole episode, played back by the browser at the viewer's speed (D17).
+ */
+export type Episode = { episode_id: number, source: Source, checkpoint_episode: number | null, agent_id: number, metadata: EpisodeMetadata, layout: Array<AffordancePosition>, start: StartState, steps: StepColumns, finished_at: number, sent_at: number, };
+
+/**
+ * Server-paced delivery: the episode's last step has been sent.
+ */
+export type EpisodeEnd = { episode_id: number, source: Source, metadata: EpisodeMetadata, sent_at: number, };
+
+/**
+ * Per-episode metadata, values in force during the episode (D8). Same field names as
+ * the recording crate's `EpisodeMetadata`.
+ */
+export type EpisodeMetadata = { survival_steps: number, 
+/**
+ * Extrinsic + intrinsic (weighted, D7).
+ */
+total_reward: number | null, extrinsic_reward: number | null, 
+/**
+ * Σ weight × novelty (D7).
+ */
+intrinsic_reward: number | null, 
+/**
+ * 1-based curriculum stage.
+ */
+curriculum_stage: number, depletion_multiplier: number | null, epsilon: number | null, intrinsic_weight: number | null, 
+/**
+ * Successful interactions per affordance name.
+ */
+affordance_visits: { [key in string]: number }, end_reason: EndReason, 
+/**
+ * Unix time in seconds when the episode started.
+ */
+timestamp: number | null, 
+/**
+ * Mean learner loss over the updates made during this episode (`None`: no update).
+ */
+loss_mean: number | null, 
+/**
+ * Mean |y − Q(s,a)| over the same updates.
+ */
+td_error_mean: number | null, 
+/**
+ * Mean Q-value over the same updates.
+ */
+q_mean: number | null, 
+/**
+ * Learner updates made during this episode.
+ */
+updates: number, };
+
+/**
+ * Server-paced delivery (`delivery: "steps"`): an episode begins.
+ */
+export type EpisodeStart = { episode_id: number, source: Source, checkpoint_episode: number | null, agent_id: number, layout: Array<AffordancePosition>, start: StartState, 
+/**
+ * Number of `step` messages that will follow (at the client's speed).
+ */
+total_steps: number, finished_at: number, sent_at: number, };
+
+/**
+ * Pushed to every client for every finished episode (D17); a few hundred bytes.
+ */
+export type EpisodeSummary = { episode_id: number, source: Source, 
+/**
+ * The training episode of the model that played it (checkpoint source only, D21).
+ */
+checkpoint_episode: number | null, metadata: EpisodeMetadata, 
+/**
+ * Unix ms, stamped when the episode ended (training thread / generator).
+ */
+finished_at: number, 
+/**
+ * Unix ms, stamped when the server serialized the message.
+ */
+sent_at: number, };
+
+/**
+ * Stable, machine-readable error codes carried by the `error` message (`code` field).
+ */
+export type ErrorCode = "invalid_json" | "not_an_object" | "missing_type" | "unknown_type" | "unsupported_version" | "invalid_field" | "invalid_speed" | "invalid_filter" | "invalid_value" | "unknown_episode" | "seek_out_of_range" | "frame_too_large" | "too_many_clients" | "not_available" | "checkpoint_error" | "internal";
+
+/**
+ * Sent only to the client that caused it; the connection stays open unless the code is
+ * `frame_too_large` or `too_many_clients`.
+ */
+export type ErrorMessage = { code: ErrorCode, message: string, 
+/**
+ * The `type` of the message that caused it, when known.
+ */
+request: string | null, };
+
+/**
+ * Server-side episode filter (D18). On the wire: `{"kind": "every_nth", "n": 10}`.
+ */
+export type Filter = { "kind": "all" } | { "kind": "failures" } | { "kind": "stage_changes" } | { "kind": "every_nth", n?: number, } | { "kind": "best" } | { "kind": "worst" };
+
+export type GridSize = { width: number, height: number, };
+
+/**
+ * First message on every connection (D20). Everything a viewer shows by name or count
+ * comes from here.
+ */
+export type Hello = { protocol_version: number, mode: Mode, pack: string, grid: GridSize, 
+/**
+ * In index order: `meters[i]` names `steps.meters[*][i]`.
+ */
+meters: Array<MeterInfo>, 
+/**
+ * In action-id order: `actions[a]` names action id `a`.
+ */
+actions: Array<string>, 
+/**
+ * Deployed affordances in vocabulary order.
+ */
+affordances: Array<AffordanceInfo>, cascades: Array<CascadeInfo>, 
+/**
+ * True when the pack uses temporal mechanics (time of day, multi-tick progress).
+ */
+temporal: boolean, max_steps_per_episode: number, 
+/**
+ * The run's episode budget; `None` when unbounded.
+ */
+max_episodes: number | null, totals: Totals, limits: Limits, session: SessionInfo, };
+
+/**
+ * One episode of the chart history.
+ */
+export type HistoryPoint = { episode_id: number, survival_steps: number, total_reward: number | null, extrinsic_reward: number | null, epsilon: number | null, intrinsic_weight: number | null, curriculum_stage: number, end_reason: EndReason, };
+
+/**
+ * Limits the server enforces, so a client can build its controls without guessing.
+ */
+export type Limits = { min_speed: number, max_speed: number, 
+/**
+ * Playback rate at speed 1× (D19: 5).
+ */
+steps_per_second_at_1x: number, 
+/**
+ * Largest inbound frame accepted (D19: 64 KiB).
+ */
+max_frame_bytes: number, 
+/**
+ * Recent episodes kept for `next` / `get_episode` (D34: 200).
+ */
+ring_size: number, 
+/**
+ * Episodes in the stats history sent on connect (D34: 1000).
+ */
+history_len: number, };
+
+/**
+ * One meter, in index order in [`Hello::meters`].
+ */
+export type MeterInfo = { name: string, tier: MeterTier, };
+
+/**
+ * Meter tier, as in bars.yaml.
+ */
+export type MeterTier = "pivotal" | "primary" | "secondary" | "resource";
+
+/**
+ * What the server is attached to (D20). A replay is a per-viewer choice in both modes.
+ */
+export type Mode = "live" | "checkpoint";
+
+/**
+ * Checkpoint mode: a new model is in use.
+ */
+export type ModelLoaded = { 
+/**
+ * File name inside the checkpoint folder.
+ */
+checkpoint: string, 
+/**
+ * The training episode the checkpoint was written at.
+ */
+checkpoint_episode: number, epsilon: number | null, curriculum_stage: number, depletion_multiplier: number | null, 
+/**
+ * Unix ms.
+ */
+loaded_at: number, };
+
+/**
+ * Which episode `next` picks (D34).
+ */
+export type Order = "latest" | "sequential";
+
+/**
+ * Filters for `list_recordings`; every field is optional.
+ */
+export type RecordingFilters = { stage?: number | null, 
+/**
+ * Recording reason, e.g. `periodic`.
+ */
+reason?: string | null, end_reason?: EndReason | null, min_reward?: number | null, max_reward?: number | null, 
+/**
+ * At most this many rows (1..=`MAX_RECORDINGS_LIMIT`, default 100).
+ */
+limit?: number | null, };
+
+/**
+ * One recorded episode in a `recordings` list.
+ */
+export type RecordingInfo = { episode_id: number, 
+/**
+ * The recording criterion that matched (`periodic`, `stage_transitions`, …).
+ */
+reason: string, survival_steps: number, total_reward: number | null, extrinsic_reward: number | null, curriculum_stage: number, end_reason: EndReason, timestamp: number, 
+/**
+ * Size of the episode file in bytes.
+ */
+file_bytes: number, };
+
+/**
+ * Reply to `list_recordings`, newest first.
+ */
+export type Recordings = { items: Array<RecordingInfo>, 
+/**
+ * Matching recordings in total (may exceed `items.len()` when limited).
+ */
+total: number, };
+
+/**
+ * A server frame as received (the TypeScript `ServerFrame`): a message plus `v`.
+ */
+export type ServerFrame = { v: number, } & ({ "type": "hello" } & Hello | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "error" } & ErrorMessage);
+
+/**
+ * Every message the server sends. On the wire each is a JSON object with `type` (the
+ * variant name in snake_case) and `v` (see [`crate::to_json`]).
+ */
+export type ServerMessage = { "type": "hello" } & Hello | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "error" } & ErrorMessage;
+
+/**
+ * The client's session as the server holds it (echoed in `hello` with the defaults).
+ */
+export type SessionInfo = { delivery: Delivery, speed: Speed, filter: Filter, greedy: boolean, };
+
+/**
+ * Where an episode came from.
+ */
+export type Source = "training" | "checkpoint" | "replay";
+
+/**
+ * Playback speed: a factor of [`crate::STEPS_PER_SECOND_AT_1X`] in
+ * `[MIN_SPEED, MAX_SPEED]`, or `"instant"` (no pacing). On the wire: a JSON number or the
+ * string `"instant"`.
+ */
+export type Speed = number | "instant";
+
+/**
+ * State at step 0 (D5), so a viewer can draw the spawn.
+ */
+export type StartState = { position: [number, number], meters: Array<number | null>, time_of_day: number | null, };
+
+/**
+ * About once a second; the first one after `hello` carries `history` (the last
+ * [`crate::HISTORY_LEN`] episodes, oldest first) so charts fill at once (D34).
+ */
+export type Stats = { episodes_trained: number, steps_trained: number, 
+/**
+ * Env steps per second over the last interval.
+ */
+steps_per_second: number | null, epsilon: number | null, intrinsic_weight: number | null, curriculum_stage: number, depletion_multiplier: number | null, 
+/**
+ * Episodes waiting in the live queue.
+ */
+queue_len: number, 
+/**
+ * Episodes dropped by the live queue (queue full).
+ */
+dropped: number, 
+/**
+ * Episodes this client skipped (slow client, or following live past them).
+ */
+skipped: number, last_loss: number | null, clients: number, uptime_s: number, 
+/**
+ * Present on the first `stats` of a connection only.
+ */
+history: Array<HistoryPoint> | null, sent_at: number, };
+
+/**
+ * The steps of an episode, column by column (D6): entry `i` of every column belongs to
+ * step index `i` (whose `step` is `i + 1`). All columns have the same length.
+ */
+export type StepColumns = { step: Array<number>, position: Array<[number, number]>, meters: Array<Array<number | null>>, action: Array<number>, reward: Array<number | null>, intrinsic_reward: Array<number | null>, done: Array<boolean>, q_values: Array<Array<number | null> | null>, epsilon: Array<number | null>, action_mask: Array<Array<boolean> | null>, explored: Array<boolean>, time_of_day: Array<number | null>, interaction_progress: Array<number | null>, };
+
+/**
+ * Server-paced delivery: one step. The step's fields are inlined next to `episode_id`
+ * and `index` (0-based, D12: index `i` holds `step` `i + 1`).
+ */
+export type StepMessage = { episode_id: number, index: number, 
+/**
+ * 1-based.
+ */
+step: number, position: [number, number], meters: Array<number | null>, action: number, reward: number | null, 
+/**
+ * Unweighted RND novelty (D7).
+ */
+intrinsic_reward: number | null, done: boolean, q_values: Array<number | null> | null, epsilon: number | null, action_mask: Array<boolean> | null, explored: boolean, time_of_day: number | null, interaction_progress: number | null, };
+
+/**
+ * One step as a row (the payload of the server-paced `step` message, and what
+ * [`StepColumns::row`] returns). Decision fields describe the choice made before the
+ * step, state fields the state after it (D5).
+ */
+export type StepRow = { 
+/**
+ * 1-based.
+ */
+step: number, position: [number, number], meters: Array<number | null>, action: number, reward: number | null, 
+/**
+ * Unweighted RND novelty (D7).
+ */
+intrinsic_reward: number | null, done: boolean, q_values: Array<number | null> | null, epsilon: number | null, action_mask: Array<boolean> | null, explored: boolean, time_of_day: number | null, interaction_progress: number | null, };
+
+/**
+ * Run totals at the time of the message.
+ */
+export type Totals = { 
+/**
+ * Episodes finished by the trainer (live) or played by the server (checkpoint).
+ */
+episodes_trained: number, 
+/**
+ * Env steps taken in those episodes.
+ */
+steps_trained: number, 
+/**
+ * Episodes that reached the server.
+ */
+episodes_streamed: number, 
+/**
+ * Episodes the live queue dropped because it was full.
+ */
+dropped: number, };
