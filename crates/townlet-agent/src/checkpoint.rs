@@ -26,7 +26,7 @@ const BLOB_MAGIC: &[u8; 5] = b"TWBLB";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("{path}: {source}")]
+    #[error("checkpoint file {path}")]
     Codec {
         path: PathBuf,
         source: townlet_codec::CodecError,
