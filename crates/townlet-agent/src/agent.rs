@@ -1,4 +1,5 @@
-//! `DqnAgent`: everything the runner drives per step and per episode (training.md §2).
+//! `DqnAgent`: everything the runner drives per step and per episode
+//! (docs/training.md#the-training-loop).
 
 use crate::curriculum::{Curriculum, StageTransition};
 use crate::device::TrainDevice;
@@ -18,8 +19,9 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::Mutex;
 use townlet_config::{DeviceKind, NetworkType, Pack};
 
-/// burn's weight generator is process-global and lazy (burn notes §4): seeding and
-/// building nets happens under this lock so parallel tests cannot interleave draws.
+/// burn's weight generator is process-global and lazy: seeding and building nets happens
+/// under this lock so parallel tests cannot interleave draws
+/// (docs/training.md#randomness-and-reproducibility).
 pub static INIT_LOCK: Mutex<()> = Mutex::new(());
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +32,7 @@ pub enum AgentError {
     Shape(String),
 }
 
-/// The per-step choice for one agent (training.md §13).
+/// The per-step choice for one agent (docs/training.md#what-the-learner-reports).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActDecision {
     pub action: u32,
@@ -59,7 +61,8 @@ pub struct EpisodeEnd {
     pub annealed: bool,
 }
 
-/// Loss/TD summary of the updates made during one episode (D8).
+/// Loss/TD summary of the updates made during one episode
+/// (docs/decisions.md#episode-metadata).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LossSummary {
     pub updates: u32,
@@ -69,15 +72,16 @@ pub struct LossSummary {
     pub grad_norm_mean: Option<f32>,
 }
 
-/// The feed-forward learner with its uniform replay (training.md §3, §6.1).
+/// The feed-forward learner with its uniform replay (docs/training.md#uniform-replay).
 pub(crate) struct SimpleModel {
     pub(crate) learner: DqnLearner,
     pub(crate) buffer: ReplayBuffer,
     batch: Batch,
 }
 
-/// The recurrent learner with its episode-sequence replay (training.md §5, §6.2), the
-/// acting state carried between `act` calls, and the episodes being recorded.
+/// The recurrent learner with its episode-sequence replay
+/// (docs/training.md#episode-sequence-replay), the acting state carried between `act`
+/// calls, and the episodes being recorded.
 pub(crate) struct RecurrentModel {
     pub(crate) learner: RecurrentLearner,
     pub(crate) buffer: SequenceBuffer,
@@ -200,7 +204,8 @@ impl DqnAgent {
             let _guard = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
             let mut init = stream(seed, STREAM_INIT);
             device.base.seed(init.random::<u64>());
-            // Online Q-net, RND fixed, RND predictor, each forced right away (training.md §11).
+            // Online Q-net, RND fixed, RND predictor, each forced right away
+            // (docs/training.md#randomness-and-reproducibility).
             let online = match slices {
                 Some(s) => {
                     let net = RecurrentQNetwork::new(&s, action_dim, &device.ad);
@@ -291,7 +296,8 @@ impl DqnAgent {
     }
 
     /// Start of an episode (after `env.reset()`): resets per-episode state. The recurrent
-    /// network resets its carried hidden state here and only here (training.md §2.2).
+    /// network resets its carried hidden state here and only here
+    /// (docs/training.md#per-step).
     pub fn begin_episode(&mut self) {
         self.entropy_sum.iter_mut().for_each(|v| *v = 0.0);
         self.entropy_n.iter_mut().for_each(|v| *v = 0);
@@ -369,8 +375,9 @@ impl DqnAgent {
         }
     }
 
-    /// Run `f` (greedy evaluation episodes, D42) without disturbing training: the action
-    /// RNG and the recurrent acting state are put back afterwards, so a run with
+    /// Run `f` (greedy evaluation episodes,
+    /// docs/decisions.md#greedy-evaluation-in-learn-check) without disturbing training: the
+    /// action RNG and the recurrent acting state are put back afterwards, so a run with
     /// evaluations trains exactly like one without.
     pub fn isolated<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
         let rng = self.action_rng.clone();
@@ -484,10 +491,10 @@ impl DqnAgent {
         Some(stats)
     }
 
-    /// End-of-episode updates (training.md §2.1 step 5): the recurrent net stores the
-    /// finished episode records (also for an interrupted episode, which ends truncated:
-    /// D31), then annealing, curriculum, ε decay. Those three are skipped for an
-    /// interrupted episode (D13, D31).
+    /// End-of-episode updates (docs/training.md#per-episode): the recurrent net stores the
+    /// finished episode records (also for an interrupted episode, which ends truncated),
+    /// then annealing, curriculum, ε decay. Those three are skipped for an interrupted
+    /// episode (docs/decisions.md#the-interrupted-episode).
     pub fn end_episode(&mut self, episode: u64, lengths: &[u32], interrupted: bool) -> EpisodeEnd {
         if let QModel::Recurrent(m) = &mut self.model {
             for b in &mut m.building {
@@ -555,7 +562,7 @@ impl DqnAgent {
     pub fn intrinsic_weight(&self) -> f64 {
         self.intrinsic.weight
     }
-    /// Stage of agent 0, which decides the env multiplier (training.md §2.3).
+    /// Stage of agent 0, which decides the env multiplier (docs/training.md#several-agents).
     pub fn stage(&self) -> u8 {
         self.curricula[0].stage
     }

@@ -1,6 +1,6 @@
-//! The checkpoint container (training.md §12, D14): a header plus named blobs, encoded
-//! through `townlet-codec` (magic `TWCKP`). The agent writes its own blobs (`agent/…`);
-//! the runner adds its own (`runner/…`) without the agent knowing them.
+//! The checkpoint container (docs/decisions.md#checkpoint-container): a header plus named
+//! blobs, encoded through `townlet-codec` (magic `TWCKP`). The agent writes its own blobs
+//! (`agent/…`); the runner adds its own (`runner/…`) without the agent knowing them.
 
 use crate::agent::{DqnAgent, QModel};
 use crate::curriculum::Curriculum;

@@ -1,11 +1,12 @@
-//! The adversarial curriculum as fixed in training.md §10.3 (decided at episode ends on a
-//! window of survival fractions), and the static variant of §10.4.
+//! The adversarial curriculum (docs/training.md#advance-and-retreat: decided at episode
+//! ends on a window of survival fractions), and the static variant
+//! (docs/training.md#a-fixed-stage).
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use townlet_config::{CurriculumConfig, CurriculumKind};
 
-/// Depletion multiplier per stage 1..=5 (training.md §10.1; not configurable).
+/// Depletion multiplier per stage 1..=5 (docs/training.md#stages; not configurable).
 pub fn stage_multiplier(stage: u8) -> f32 {
     match stage {
         0 | 1 => 0.2,

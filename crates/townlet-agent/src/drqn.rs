@@ -1,10 +1,10 @@
-//! The recurrent (DRQN) side of the learner (training.md §5): how a batch of sequence
-//! windows becomes TD terms, and stateful acting.
+//! The recurrent (DRQN) side of the learner (docs/training.md#the-recurrent-update): how a
+//! batch of sequence windows becomes TD terms, and stateful acting.
 //!
-//! Each window starts from the acting state the agent really had (D16), optionally warmed
-//! up by a gradient-free burn-in; the online and the target pass each carry their own state
-//! through all `L + 1` observations, and step `t` bootstraps from the target output at
-//! `t + 1`.
+//! Each window starts from the acting state the agent really had
+//! (docs/decisions.md#recurrent-training-from-stored-state), optionally warmed up by a
+//! gradient-free burn-in; the online and the target pass each carry their own state through
+//! all `L + 1` observations, and step `t` bootstraps from the target output at `t + 1`.
 
 use crate::learner::{Learner, LearnerNet, TdTerms};
 use crate::recurrent::{RecurrentQNetwork, STATE_LEN, state_from_flat, state_to_flat};

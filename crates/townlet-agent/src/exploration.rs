@@ -1,4 +1,4 @@
-//! Masked ε-greedy (training.md §7) and the ε schedule.
+//! Masked ε-greedy (docs/training.md#epsilon-greedy-with-masks) and the ε schedule.
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -44,7 +44,8 @@ pub fn decay_epsilon(epsilon: f64, decay: f64, min: f64) -> f64 {
     (epsilon * decay).max(min)
 }
 
-/// Normalised entropy of softmax(Q) over the valid actions (training.md §10.3):
+/// Normalised entropy of softmax(Q) over the valid actions
+/// (docs/training.md#advance-and-retreat):
 /// `H / ln(n_valid)`, 0 when at most one action is valid.
 pub fn masked_entropy(q: &[f32], mask: &[bool]) -> f32 {
     let n = mask.iter().filter(|&&m| m).count();
@@ -125,7 +126,8 @@ mod tests {
 
     #[test]
     fn epsilon_schedule_matches_the_milestones() {
-        // training.md §7: decay 0.995 → first episode below 0.1 is 460; floor 0.01 at 919.
+        // Decay 0.995 → first episode below 0.1 is 460; floor 0.01 at 919
+        // (docs/training.md#epsilon-greedy-with-masks).
         let mut eps = 1.0;
         let mut first_below = None;
         let mut at_floor = None;

@@ -1,4 +1,4 @@
-//! Adaptive intrinsic weight (training.md §9).
+//! Adaptive intrinsic weight (docs/training.md#adaptive-intrinsic-weight).
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;

@@ -1,7 +1,8 @@
-//! The DQN learner (training.md §3), one type for both networks: [`Learner<N>`] holds the
-//! online net on the autodiff device, the target and the acting (policy) snapshots on the
-//! plain device, Adam with `adam_epsilon`, and does the update the two networks share —
-//! the TD target, MSE or Huber, global-norm clipping (D15), one Adam step, target sync.
+//! The DQN learner (docs/training.md#the-dqn-update), one type for both networks:
+//! [`Learner<N>`] holds the online net on the autodiff device, the target and the acting
+//! (policy) snapshots on the plain device, Adam with `adam_epsilon`, and does the update
+//! the two networks share — the TD target, MSE or Huber, global-norm clipping
+//! (docs/decisions.md#gradient-clipping-by-global-norm), one Adam step, target sync.
 //!
 //! What differs between the feed-forward net ([`DqnLearner`]) and the recurrent one
 //! ([`RecurrentLearner`](crate::drqn::RecurrentLearner)) is how a batch becomes the values
@@ -16,7 +17,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use townlet_config::LossKind;
 
-/// Telemetry of one update (training.md §3 step 9).
+/// Telemetry of one update (docs/training.md#the-dqn-update, last step).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct UpdateStats {
     pub loss: f32,
@@ -184,10 +185,10 @@ pub struct TdTerms<'a> {
     pub terminal: &'a [f32],
 }
 
-/// Steps 5–9 of training.md §3, shared by the feed-forward and the sequence learner
-/// (§5 step 6): `y = r + γ (1 − term) v'`, the loss of `q_sa` against `y` (MSE or Huber,
-/// mean), backward, global-norm clipping (D15) and one Adam step. Returns the stepped
-/// module and the update's statistics.
+/// The last steps of docs/training.md#the-dqn-update, shared by the feed-forward and the
+/// sequence learner (docs/training.md#the-recurrent-update): `y = r + γ (1 − term) v'`,
+/// the loss of `q_sa` against `y` (MSE or Huber, mean), backward, global-norm clipping and
+/// one Adam step. Returns the stepped module and the update's statistics.
 pub(crate) fn td_update<M: Module>(
     online: M,
     optim: &mut ModuleOptimizer,

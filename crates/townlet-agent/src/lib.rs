@@ -1,11 +1,12 @@
-//! The DQN learner of Townlet (training.md): Q-networks (the MLP and the recurrent
-//! CNN + LSTM net for partially observable packs), replay buffer, masked
-//! ε-greedy, RND novelty with the adaptive intrinsic weight, the curriculum, and the
-//! checkpoint container. burn lives here (D27); the env and the recorder do not know it.
+//! The DQN learner of Townlet (docs/training.md): Q-networks (the MLP and the recurrent
+//! CNN + LSTM net for partially observable packs), replay buffer, masked ε-greedy, RND
+//! novelty with the adaptive intrinsic weight, the curriculum, and the checkpoint
+//! container. burn lives here (docs/decisions.md#where-burn-may-appear); the env and the
+//! recorder do not know it.
 //!
-//! Rules that keep memory flat (burn notes §12): acting and targets run on plain
-//! (non-autodiff) snapshots taken with `valid()`; replay data are plain `Vec`s and one
-//! tensor is built per batch; every autodiff loss is backwarded.
+//! Rules that keep memory flat (docs/training.md#memory-rules-for-burn): acting and targets
+//! run on plain (non-autodiff) snapshots taken with `valid()`; replay data are plain `Vec`s
+//! and one tensor is built per batch; every autodiff loss is backwarded.
 //!
 //! Both networks train through one [`learner::Learner`]; what differs between them (the
 //! batch and how it becomes TD terms) is the [`learner::LearnerNet`] trait.

@@ -1,4 +1,5 @@
-//! SimpleQNetwork (training.md §4.1): Linear→LayerNorm→ReLU ×2 → Linear, hidden 128.
+//! SimpleQNetwork (docs/training.md#the-mlp): Linear→LayerNorm→ReLU ×2 → Linear,
+//! hidden 128.
 
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;

@@ -1,6 +1,6 @@
-//! Our recurrent Q-network (training.md §4.3): a CNN over the POMDP window, small encoders
-//! for position, meters, the affordance one-hot and the temporal features, a one-layer
-//! LSTM 240→256, and a LayerNorm/Linear head.
+//! Our recurrent Q-network (docs/training.md#the-recurrent-network): a CNN over the POMDP
+//! window, small encoders for position, meters, the affordance one-hot and the temporal
+//! features, a one-layer LSTM 240→256, and a LayerNorm/Linear head.
 //!
 //! The encoders run on all `B·T` rows at once; only the LSTM steps through time.
 
@@ -23,8 +23,8 @@ const ENC_OUT: usize = 32;
 const TEMPORAL_OUT: usize = 16;
 const HEAD_HIDDEN: usize = 128;
 
-/// Where each part of one agent's POMDP observation lies (environment.md §10); the same
-/// cut points `townlet_env::Env::observation_layout()` reports for a partial pack.
+/// Where each part of one agent's POMDP observation lies (docs/world.md#observations); the
+/// same cut points `townlet_env::Env::observation_layout()` reports for a partial pack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObsSlices {
     /// Side of the square window, `2 · vision_range + 1`.

@@ -1,5 +1,5 @@
-//! Uniform replay buffer (training.md §6.1): struct of arrays in plain memory, FIFO
-//! overwrite, sampling with replacement into contiguous batch `Vec`s.
+//! Uniform replay buffer (docs/training.md#uniform-replay): struct of arrays in plain
+//! memory, FIFO overwrite, sampling with replacement into contiguous batch `Vec`s.
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;

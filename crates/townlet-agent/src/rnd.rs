@@ -1,5 +1,5 @@
-//! Random network distillation (training.md §8): a fixed random net and a trained
-//! predictor; novelty = mean squared embedding difference.
+//! Random network distillation (docs/training.md#random-network-distillation): a fixed
+//! random net and a trained predictor; novelty = mean squared embedding difference.
 
 use crate::learner::new_adam;
 use burn::nn::{Linear, LinearConfig, Relu};

@@ -1,4 +1,5 @@
-//! Seeded random streams (training.md §11) and their exact save/restore.
+//! Seeded random streams (docs/training.md#randomness-and-reproducibility) and their exact
+//! save/restore.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

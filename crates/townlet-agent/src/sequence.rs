@@ -1,6 +1,7 @@
-//! Episode-sequence replay for the recurrent net (training.md §6.2): whole episodes with
-//! the acting state before every step, capacity in transitions, oldest evicted, windows
-//! drawn uniformly over every valid `(episode, start)` pair.
+//! Episode-sequence replay for the recurrent net
+//! (docs/training.md#episode-sequence-replay): whole episodes with the acting state before
+//! every step, capacity in transitions, oldest evicted, windows drawn uniformly over every
+//! valid `(episode, start)` pair.
 
 use crate::recurrent::STATE_LEN;
 use rand::RngExt;
@@ -96,7 +97,8 @@ impl EpisodeBuilder {
     }
 }
 
-/// Sampled windows, flat and ready to become one tensor per field (training.md §5).
+/// Sampled windows, flat and ready to become one tensor per field
+/// (docs/training.md#the-recurrent-update).
 #[derive(Debug, Clone, Default)]
 pub struct SeqBatch {
     pub batch: usize,

@@ -1,4 +1,5 @@
-//! Versioned binary envelope shared by episode files (D11) and checkpoints (D14), D26.
+//! Versioned binary envelope shared by episode files (docs/decisions.md#episode-files) and
+//! checkpoints (docs/decisions.md#checkpoint-container).
 //!
 //! Layout (all integers little-endian), 21 bytes of header then the body:
 //!

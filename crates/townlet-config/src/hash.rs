@@ -1,6 +1,7 @@
-//! Config hash (D30): identifies the world and learner settings of a run so a resume
-//! with different settings is refused. Run-length and logging keys are left out, so
-//! `--episodes` or a new recording setting never blocks a resume.
+//! Config hash (docs/decisions.md#config-snapshot-and-config-hash): identifies the world
+//! and learner settings of a run so a resume with different settings is refused.
+//! Run-length and logging keys are left out, so `--episodes` or a new recording setting
+//! never blocks a resume.
 
 use crate::types::Pack;
 use serde_json::Value;
@@ -99,7 +100,7 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Stable FNV-1a 64 hash of the world and learner settings (D30).
+/// Stable FNV-1a 64 hash of the world and learner settings.
 ///
 /// Excluded: `training.{max_episodes, checkpoint_interval, keep_checkpoints, device}`,
 /// `recording`, `run_metadata`, the pack's name/paths/warnings, and description texts.

@@ -1,4 +1,4 @@
-//! Parsing and validation of Townlet config packs (config-packs.md, D26).
+//! Parsing and validation of Townlet config packs (docs/packs.md).
 //!
 //! `load_pack(dir)` reads the five pack files plus `<configs root>/global_actions.yaml`,
 //! collects **all** errors (each naming `<pack>/<file>: <key path>: <message>`), and

@@ -1,6 +1,7 @@
-//! Config snapshot (D1, D30): the pack as used, in the configs-root shape, so that
-//! `load_pack(<snapshot>/<pack>)` finds the same global actions, and the overrides in
-//! force kept in `<pack>/overrides.yaml` so that the reload applies them again.
+//! Config snapshot (docs/decisions.md#config-snapshot-and-config-hash): the pack as used,
+//! in the configs-root shape, so that `load_pack(<snapshot>/<pack>)` finds the same global
+//! actions, and the overrides in force kept in `<pack>/overrides.yaml` so that the reload
+//! applies them again.
 
 use crate::hash::config_hash;
 use crate::load::{GLOBAL_ACTIONS_FILE, PACK_FILES, load_pack};

@@ -1,7 +1,7 @@
 //! Typed, validated contents of a config pack. Everything here is produced by
 //! [`crate::load_pack`]; later crates never read YAML themselves.
 //!
-//! Meter amounts are `f32` (parsed as f64 and rounded once, environment.md §1);
+//! Meter amounts are `f32` (parsed as f64 and rounded once, docs/world.md#conventions);
 //! learner hyper-parameters stay `f64`. Meter references are resolved to indices.
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ pub struct Pack {
     /// Meters sorted by index (index `i` is at position `i`).
     pub meters: Vec<MeterDef>,
     pub terminal_conditions: Vec<TerminalCondition>,
-    /// Applied in list order (environment.md §8.2).
+    /// Applied in list order (docs/world.md#modulation).
     pub modulations: Vec<Modulation>,
     /// In cascades.yaml list order; the env runs them per category pass.
     pub cascades: Vec<Cascade>,
@@ -181,7 +181,7 @@ pub struct AffordanceDef {
 }
 
 impl AffordanceDef {
-    /// Open at hour `t` (environment.md §7.4).
+    /// Open at hour `t` (docs/world.md#clock-and-operating-hours).
     pub fn is_open(&self, t: u32) -> bool {
         let [open, close] = self.operating_hours;
         let (open, close) = (u32::from(open), u32::from(close));
@@ -233,7 +233,7 @@ pub struct EnvironmentConfig {
     pub energy_move_depletion: f32,
     pub energy_wait_depletion: f32,
     pub energy_interact_depletion: f32,
-    /// Default 1000 (training.md §12.3).
+    /// Default 1000 (docs/packs.md#environment).
     pub agent_lifespan: u32,
 }
 
@@ -388,7 +388,7 @@ pub struct RecordingConfig {
     pub enabled: bool,
     /// Relative to the run folder. Default `recordings`.
     pub output_dir: String,
-    /// Writer queue bound (D10). Default 1000.
+    /// Writer queue bound (docs/decisions.md#backpressure). Default 1000.
     pub max_queue_size: usize,
     pub compression: Compression,
     pub criteria: RecordingCriteria,
@@ -421,7 +421,7 @@ impl Default for RecordingCriteria {
 }
 
 impl Default for RecordingConfig {
-    /// The defaults of config-packs.md §8 (recording disabled).
+    /// The defaults of docs/packs.md#recording (recording disabled).
     fn default() -> Self {
         Self {
             enabled: false,
@@ -466,5 +466,5 @@ impl Pack {
     }
 }
 
-/// Ids 0–5 of the grid substrate, in this fixed order (environment.md §3.1).
+/// Ids 0–5 of the grid substrate, in this fixed order (docs/world.md#actions).
 pub const SUBSTRATE_ACTIONS: [&str; 6] = ["UP", "DOWN", "LEFT", "RIGHT", "INTERACT", "WAIT"];

@@ -147,7 +147,7 @@ pub(crate) fn as_f64(e: &mut Errs, file: &str, key: &str, v: &Value, r: R) -> Op
 /// Reads a meter amount: f64 checked, then rounded to f32 once.
 pub(crate) fn as_f32(e: &mut Errs, file: &str, key: &str, v: &Value, r: R) -> Option<f32> {
     let x = as_f64(e, file, key, v, r)?;
-    #[allow(clippy::cast_possible_truncation)] // the one intended rounding (environment.md §1)
+    #[allow(clippy::cast_possible_truncation)] // the one intended rounding
     let y = x as f32;
     if !y.is_finite() {
         e.push(file, key, format!("{x} does not fit in a 32-bit float"));

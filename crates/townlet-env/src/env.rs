@@ -60,8 +60,9 @@ pub struct Env {
 
 impl Env {
     /// Builds the world for `num_agents` agents and shuffles the layout with `seed`
-    /// (environment.md §6). Agents sit at `[0,0]` with initial meters until `reset()`,
-    /// which draws the spawns; call `reset()` before the first `step`.
+    /// (docs/world.md#layout-randomness-and-reset). Agents sit at `[0,0]` with initial
+    /// meters until `reset()`, which draws the spawns; call `reset()` before the first
+    /// `step`.
     pub fn new(pack: &Pack, num_agents: usize, seed: u64) -> Result<Env, EnvError> {
         if num_agents == 0 {
             return Err(EnvError::NoAgents);
@@ -109,9 +110,10 @@ impl Env {
         Env::new(&pack, num_agents, seed)
     }
 
-    /// Reshuffles the affordance layout (§6): x-major cell list, Fisher–Yates from the
-    /// end with `j = rng.random_range(0..=i)` on `u32`, first `k` cells to the deployed
-    /// affordances in vocabulary order. Agents keep their positions.
+    /// Reshuffles the affordance layout (docs/world.md#layout-randomness-and-reset):
+    /// x-major cell list, Fisher–Yates from the end with `j = rng.random_range(0..=i)` on
+    /// `u32`, first `k` cells to the deployed affordances in vocabulary order. Agents keep
+    /// their positions.
     pub fn randomize_layout(&mut self) {
         let s = self.rules.size;
         self.cells.clear();

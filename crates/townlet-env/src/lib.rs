@@ -1,4 +1,4 @@
-//! The Townlet world (environment.md): N independent agents on a square grid, eight
+//! The Townlet world (docs/world.md): N independent agents on a square grid, eight
 //! meters each, affordances, cascades, masks and observations, driven by `Env::step`.
 //!
 //! Determinism: every random draw comes from one `rand_chacha::ChaCha8Rng` per env,

@@ -1,7 +1,8 @@
 //! Training-thread cost of the recorder per env step: `record_step` × 500 plus one
 //! `finish_episode` (amortised), for L1-shaped episodes (8 meters, 8 actions, Q-values and
 //! masks on every step). Time spent waiting on a full writer queue is subtracted and
-//! reported apart (D40). Also prints the bytes per step in memory and on disk.
+//! reported apart (docs/decisions.md#measuring-training-slowdown). Also prints the bytes
+//! per step in memory and on disk.
 //!
 //! Run: `cargo bench -p townlet-recording --bench recorder`
 
@@ -246,7 +247,8 @@ fn benches(c: &mut Criterion) {
     let slow = Duration::from_secs(2);
     bench_case(c, "no_callback_no_disk", off.clone(), false, false, fast);
     bench_case(c, "callback_no_disk", off.clone(), false, true, fast);
-    // D37 default: metrics.db rows for every episode, no files.
+    // The default (docs/decisions.md#metrics-without-recordings): metrics.db rows for every
+    // episode, no files.
     bench_case(c, "callback_db_rows", off, true, true, slow);
     let mut every = RecordingConfig {
         enabled: true,

@@ -1,4 +1,5 @@
-//! Recording criteria (streaming.md §3, D12, D33): which finished episodes get a file.
+//! Recording criteria (docs/decisions.md#recording-criteria,
+//! docs/decisions.md#rankings-use-extrinsic-reward): which finished episodes get a file.
 //!
 //! Evaluated in order periodic → stage_transitions → performance → stage_boundaries; the
 //! first match gives the reason stored with the recording. The state that survives between
@@ -16,7 +17,7 @@ pub const REASON_TOP: &str = "performance_top";
 pub const REASON_BOTTOM: &str = "performance_bottom";
 pub const REASON_STAGE_BOUNDARY: &str = "stage_boundary";
 
-/// Performance ranking is active once this many previous episodes are known (D12).
+/// Performance ranking is active once this many previous episodes are known.
 pub const PERFORMANCE_MIN_HISTORY: usize = 10;
 
 /// What the criteria remember between episodes.

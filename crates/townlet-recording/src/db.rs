@@ -1,5 +1,6 @@
-//! `metrics.db` (streaming.md §3, D9, D37): schema, the writer's upserts, and a read API
-//! for the server and the CLI (which open their own read connections).
+//! `metrics.db` (docs/decisions.md#one-sqlite-writer,
+//! docs/decisions.md#metrics-without-recordings): schema, the writer's upserts, and a read
+//! API for the server and the CLI (which open their own read connections).
 
 use crate::error::RecordingError;
 use crate::types::{EndReason, EpisodeMetadata, LiveEpisode};
@@ -62,7 +63,8 @@ CREATE TABLE IF NOT EXISTS run_state (
 );
 ";
 
-/// One row of `episodes`: the id plus exactly the streamed metadata (D22: comparable).
+/// One row of `episodes`: the id plus exactly the streamed metadata, so the two compare
+/// (docs/decisions.md#acceptance-figures).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeRow {
     pub episode_id: u64,
@@ -89,7 +91,7 @@ pub struct RecordingRow {
     pub recorded_at: u64,
 }
 
-/// An affordance transition count within one episode (D9).
+/// An affordance transition count within one episode (docs/decisions.md#one-sqlite-writer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AffordanceTransition {
     pub from: String,

@@ -1,5 +1,5 @@
-//! Episode files (D11): `recordings/episode_000123.twrec`, a `townlet-codec` envelope with
-//! magic `TWREC` around the bincode of [`RecordedEpisode`].
+//! Episode files (docs/decisions.md#episode-files): `recordings/episode_000123.twrec`, a
+//! `townlet-codec` envelope with magic `TWREC` around the bincode of [`RecordedEpisode`].
 
 use crate::error::RecordingError;
 use crate::types::LiveEpisode;

@@ -1,5 +1,6 @@
-//! Episode recording for Townlet (streaming.md §1–§3, D5–D12, D37): the live-stream hook,
-//! episode files, the `metrics.db` index and replay. No burn, no tokio.
+//! Episode recording for Townlet (docs/architecture.md#data-flow, and the decisions under
+//! docs/decisions.md#episodes-steps-and-the-database): the live-stream hook, episode files,
+//! the `metrics.db` index and replay. No burn, no tokio.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -28,7 +29,7 @@
 //! rec.begin_episode(0, layout, start);
 //! let mut step = RecordedStep { meters: vec![0.9; 8], ..RecordedStep::default() };
 //! for i in 1..=2 {
-//!     step.step = i; // 1-based (D5)
+//!     step.step = i; // 1-based
 //!     step.done = i == 2;
 //!     rec.record_step(&step)?; // a reused buffer: no allocation per step
 //! }
@@ -42,7 +43,7 @@
 //! let mut replay = ReplayManager::open(&run.path().join("metrics.db"))?;
 //! assert_eq!(replay.list_recordings(&RecordingFilter::default())?.len(), 1);
 //! assert_eq!(replay.load(0)?, &*episode);
-//! assert_eq!(replay.seek(1)?.step, 2); // 0-based index (D12)
+//! assert_eq!(replay.seek(1)?.step, 2); // 0-based index
 //! # let _ = checkpoint_blob;
 //! # Ok(())
 //! # }

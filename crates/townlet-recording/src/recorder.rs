@@ -1,6 +1,6 @@
-//! `EpisodeRecorder` (streaming.md §1, §3; D9, D10, D37): collects steps on the training
-//! thread, hands every finished episode to the live-stream callback, and sends disk and
-//! database work to one writer thread over a bounded channel.
+//! `EpisodeRecorder` (docs/architecture.md#data-flow, docs/decisions.md#backpressure):
+//! collects steps on the training thread, hands every finished episode to the live-stream
+//! callback, and sends disk and database work to one writer thread over a bounded channel.
 
 use crate::criteria::{Criteria, CriteriaState, REASON_STAGE_BEFORE};
 use crate::db;
@@ -29,7 +29,7 @@ pub type LiveStreamCallback = Box<dyn Fn(Arc<LiveEpisode>) + Send>;
 /// Steps reserved up front so typical episodes never grow the buffers.
 const INITIAL_STEP_CAPACITY: usize = 512;
 
-/// Per-episode learner metrics handed over with `finish_episode` (D9).
+/// Per-episode learner metrics handed over with `finish_episode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EpisodeMetrics {
     /// Names of the affordances successfully interacted with, in order.
@@ -48,7 +48,7 @@ impl EpisodeMetrics {
     }
 
     /// Transition counts: each two consecutive successful interactions, self-loops
-    /// included (D9).
+    /// included (docs/decisions.md#one-sqlite-writer).
     pub fn transitions(&self) -> BTreeMap<(String, String), u32> {
         let mut out = BTreeMap::new();
         for pair in self.interactions.windows(2) {
@@ -77,9 +77,11 @@ pub struct RecorderCounters {
     pub db_episodes_written: u64,
     /// Failed file or database writes (logged).
     pub write_errors: u64,
-    /// Times `finish_episode` found the writer queue full and waited (D10).
+    /// Times `finish_episode` found the writer queue full and waited
+    /// (docs/decisions.md#backpressure).
     pub backpressure_waits: u64,
-    /// Total time spent waiting on a full queue, in nanoseconds (D40: reported apart).
+    /// Total time spent waiting on a full queue, in nanoseconds (reported apart:
+    /// docs/decisions.md#measuring-training-slowdown).
     pub backpressure_wait_ns: u64,
     /// Messages currently queued for the writer.
     pub queue_len: u64,
@@ -188,7 +190,8 @@ impl std::fmt::Debug for EpisodeRecorder {
 impl EpisodeRecorder {
     /// `output_dir` is where episode files go (the run folder joined with
     /// `config.output_dir`); `database` is the run's `metrics.db`, written whatever
-    /// `config.enabled` says (D37). Paths stored in the database are relative to its folder.
+    /// `config.enabled` says (docs/decisions.md#metrics-without-recordings). Paths stored
+    /// in the database are relative to its folder.
     pub fn new(
         config: &RecordingConfig,
         output_dir: PathBuf,
@@ -294,7 +297,8 @@ impl EpisodeRecorder {
     }
 
     /// Closes the episode: streams it (every episode), queues its database row and, when
-    /// the criteria select it, its file. Blocks only while the writer queue is full (D10).
+    /// the criteria select it, its file. Blocks only while the writer queue is full
+    /// (docs/decisions.md#backpressure).
     pub fn finish_episode(
         &mut self,
         metadata: EpisodeMetadata,
@@ -411,7 +415,7 @@ impl EpisodeRecorder {
                     self.backpressure_logged = true;
                     tracing::warn!(
                         waited_ms = waited.as_secs_f64() * 1e3,
-                        "recording writer queue full: training waited (D10; further waits are counted)"
+                        "recording writer queue full: training waited (further waits are counted)"
                     );
                 } else {
                     tracing::debug!(
@@ -430,7 +434,7 @@ impl EpisodeRecorder {
     }
 
     /// Upserts a run-state key (status, start time, last checkpoint, config hash) through
-    /// the writer thread (D9).
+    /// the writer thread (docs/decisions.md#one-sqlite-writer).
     pub fn set_run_state(&mut self, key: &str, value: &str) -> Result<(), RecordingError> {
         self.send(WriterMsg::RunState {
             key: key.to_string(),

@@ -1,5 +1,5 @@
 //! `ReplayManager`: load a recorded episode by id (database row + file), step through it,
-//! seek (0-based step indices, D12), list recordings with filters.
+//! seek (0-based step indices), list recordings with filters.
 
 use crate::db::{Database, RecordingFilter, RecordingRow};
 use crate::error::RecordingError;

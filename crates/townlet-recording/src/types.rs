@@ -1,5 +1,5 @@
 //! Episode data shared by the recorder, the live stream and the recording files
-//! (streaming.md §2, D5–D8).
+//! (docs/decisions.md#episodes-steps-and-the-database).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 /// Why an episode ended: the env's type, stored by its snake_case name.
 pub use townlet_env::EndReason;
 
-/// One environment step (D5): decision fields describe the choice made before the step,
-/// state fields the state after it. `step` is 1-based.
+/// One environment step (docs/decisions.md#step-fields): decision fields describe the
+/// choice made before the step, state fields the state after it. `step` is 1-based.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct RecordedStep {
     pub step: u32,
@@ -18,7 +18,7 @@ pub struct RecordedStep {
     pub action: u8,
     /// Extrinsic reward.
     pub reward: f32,
-    /// Unweighted RND novelty (D7).
+    /// Unweighted RND novelty (docs/decisions.md#intrinsic-reward).
     pub intrinsic_reward: f32,
     pub done: bool,
     /// Q-values of the pre-step observation, one per action.
@@ -32,15 +32,15 @@ pub struct RecordedStep {
     pub interaction_progress: Option<f32>,
 }
 
-/// Per-episode summary (streaming.md §2, D7, D8). Values are those in force during the
-/// episode; the loss summary covers the learner updates made during it.
+/// Per-episode summary (docs/decisions.md#episode-metadata). Values are those in force
+/// during the episode; the loss summary covers the learner updates made during it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeMetadata {
     pub survival_steps: u32,
     /// extrinsic + intrinsic (weighted).
     pub total_reward: f32,
     pub extrinsic_reward: f32,
-    /// Σ intrinsic_weight × novelty (D7).
+    /// Σ intrinsic_weight × novelty (docs/decisions.md#intrinsic-reward).
     pub intrinsic_reward: f32,
     pub curriculum_stage: u32,
     pub depletion_multiplier: f32,
@@ -89,7 +89,7 @@ pub struct AffordancePosition {
     pub y: i32,
 }
 
-/// State at step 0 so a viewer can draw the spawn (D5).
+/// State at step 0 so a viewer can draw the spawn (docs/decisions.md#step-fields).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct StartState {
     pub position: (i32, i32),
@@ -117,7 +117,8 @@ pub enum StepShapeError {
     Mask { expected: usize, found: usize },
 }
 
-/// Columnar step storage (D6): about 60 bytes + 4 × meters + 4 × actions per step.
+/// Columnar step storage (docs/decisions.md#memory-bound-per-step): about 60 bytes + 4 ×
+/// meters + 4 × actions per step.
 ///
 /// Scalar optionals are stored densely with a presence bit; `q_values` and the mask
 /// columns stay empty until a step carries them (earlier steps are padded), so episodes
@@ -480,7 +481,8 @@ impl StepColumns {
     }
 }
 
-/// A finished episode as streamed live and stored in recording files (streaming.md §2).
+/// A finished episode as streamed live and stored in recording files
+/// (docs/decisions.md#step-fields).
 /// Immutable once built; shared as `Arc<LiveEpisode>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveEpisode {
@@ -503,7 +505,7 @@ impl LiveEpisode {
         self.steps.is_empty()
     }
 
-    /// The step at 0-based index `i` (D12).
+    /// The step at 0-based index `i` (so index `i` holds step `i + 1`).
     pub fn step(&self, i: usize) -> Option<RecordedStep> {
         self.steps.get(i)
     }
@@ -513,7 +515,8 @@ impl LiveEpisode {
         self.steps.iter().collect()
     }
 
-    /// Approximate heap + inline memory held by this episode, for the D6 bound.
+    /// Approximate heap + inline memory held by this episode, for the bound of
+    /// docs/decisions.md#memory-bound-per-step.
     pub fn approx_bytes(&self) -> usize {
         let strings: usize = self
             .metadata

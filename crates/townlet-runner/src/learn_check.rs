@@ -1,5 +1,5 @@
-//! The learning criteria of training.md §16.3: run the protocol, measure baselines in the
-//! same world, and judge each criterion (value, threshold, pass/fail).
+//! The learning criteria of docs/training.md#the-criteria: run the protocol, measure
+//! baselines in the same world, and judge each criterion (value, threshold, pass/fail).
 
 use crate::runner::{DemoRunner, EpisodeReport, EvalOptions, RunnerError, RunnerOptions};
 use rand::{RngExt, SeedableRng};
@@ -24,11 +24,12 @@ pub struct RunTrace {
     pub env_steps: u64,
     /// `simple` or `recurrent`.
     pub network: String,
-    /// Greedy evaluations (D42): (training episodes done, mean evaluation length).
+    /// Greedy evaluations (docs/decisions.md#greedy-evaluation-in-learn-check): (training
+    /// episodes done, mean evaluation length).
     pub evaluations: Vec<(u64, f64)>,
 }
 
-/// How a protocol run trains: which network, and whether to evaluate greedily (D42).
+/// How a protocol run trains: which network, and whether to evaluate greedily.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunSpec {
     pub static_stage: Option<u8>,
@@ -426,10 +427,10 @@ fn best_evaluation(t: &RunTrace) -> f64 {
         .fold(f64::NEG_INFINITY, f64::max)
 }
 
-/// Issue 8 / D24 / D42 on a POMDP pack: per seed, the recurrent network's best greedy
-/// evaluation mean must exceed random, REST-only and the MLP's best (same seed, same
-/// world, same stage). `baselines` are (seed, random, REST) mean lengths in each seed's
-/// world.
+/// Issue 8 on a POMDP pack (docs/training.md#pomdp-packs): per seed, the recurrent
+/// network's best greedy evaluation mean must exceed random, REST-only and the MLP's best
+/// (same seed, same world, same stage). `baselines` are (seed, random, REST) mean lengths
+/// in each seed's world.
 pub fn judge_pomdp(
     id: &str,
     recurrent: &[RunTrace],

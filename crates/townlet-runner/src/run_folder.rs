@@ -1,5 +1,6 @@
-//! Run folders (D1, D30): `checkpoints/`, `recordings/`, `metrics.db`,
-//! `config_snapshot/<pack>/…` + `config_snapshot/global_actions.yaml`, `townlet.log`.
+//! Run folders (docs/decisions.md#one-run-folder-one-flag): `checkpoints/`, `recordings/`,
+//! `metrics.db`, `config_snapshot/<pack>/…` + `config_snapshot/global_actions.yaml`,
+//! `townlet.log`.
 
 use std::path::{Path, PathBuf};
 use townlet_config::Pack;
@@ -112,7 +113,8 @@ impl RunFolder {
         self.dir.join(&pack.recording.output_dir)
     }
 
-    /// Remove half-written `*.tmp` files left by a crash (training.md §12.2).
+    /// Remove half-written `*.tmp` files left by a crash
+    /// (docs/training.md#writing-and-reading-checkpoints).
     pub fn clean_temp_files(&self) -> usize {
         let mut n = 0;
         for dir in [self.checkpoints_dir()] {

@@ -1,4 +1,5 @@
-//! Compute threads for burn (D29): the size of rayon's global pool.
+//! Compute threads for burn (docs/decisions.md#compute-threads): the size of rayon's global
+//! pool.
 
 /// Name prefix of burn's compute threads (rayon's global pool).
 pub const COMPUTE_THREAD_PREFIX: &str = "townlet-comp-";
@@ -17,7 +18,8 @@ pub fn set_compute_threads(n: usize) {
     }
 }
 
-/// Thread CPU time of the calling thread in nanoseconds (D40).
+/// Thread CPU time of the calling thread in nanoseconds
+/// (docs/decisions.md#measuring-training-slowdown).
 pub fn thread_cpu_time_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,

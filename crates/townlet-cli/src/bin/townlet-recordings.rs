@@ -1,4 +1,4 @@
-//! `townlet-recordings`: list, show and export a run's recorded episodes (D2).
+//! `townlet-recordings`: list, show and export a run's recorded episodes.
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};

@@ -101,7 +101,8 @@ fn list_show_export_on_a_recorded_run() {
     assert_eq!(steps_json[0]["step"], 1);
     assert!(steps_json[2]["q_values"][0].is_null());
     assert!(steps_json[2]["q_values"][1].is_null());
-    // Values match the file, compared as f32 (D39).
+    // Values match the file, compared as f32
+    // (docs/decisions.md#comparing-streamed-with-stored-values).
     let file = read_recording(&dir.path().join("recordings").join(recording_file_name(4))).unwrap();
     for (j, s) in steps_json.iter().zip(file.episode.steps.iter()) {
         for (a, b) in j["meters"].as_array().unwrap().iter().zip(&s.meters) {

@@ -1,6 +1,7 @@
-//! The validation errors users must get (config-packs.md §10), one test per row: copy a
-//! shipped pack and the global actions into a temp dir, apply one fault as a text edit,
-//! load, and check that an error names the file, the key path and the offending value.
+//! The validation errors users must get (docs/packs.md#error-messages), one test per row:
+//! copy a shipped pack and the global actions into a temp dir, apply one fault as a text
+//! edit, load, and check that an error names the file, the key path and the offending
+//! value.
 
 use crate::common::fixture;
 use townlet_config::*;

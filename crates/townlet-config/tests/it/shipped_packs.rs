@@ -1,4 +1,4 @@
-//! Every shipped pack loads, with the documented values (config-packs.md §11).
+//! Every shipped pack loads, with the documented values (docs/packs.md#the-shipped-packs).
 
 use std::path::{Path, PathBuf};
 use townlet_config::*;

@@ -25,8 +25,8 @@ pub enum SpatialKind {
     Window { side: usize },
 }
 
-/// Offsets of the slices of one agent's observation (environment.md §10), so consumers can
-/// cut the vector without hard-coding numbers.
+/// Offsets of the slices of one agent's observation (docs/world.md#observations), so
+/// consumers can cut the vector without hard-coding numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservationLayout {
     pub spatial_kind: SpatialKind,
@@ -115,7 +115,8 @@ impl Env {
         &self.obs[agent * d..(agent + 1) * d]
     }
 
-    /// Masks `[N * action_dim]`, true = allowed (§3.2), for the current state.
+    /// Masks `[N * action_dim]`, true = allowed (docs/world.md#action-masks), for the
+    /// current state.
     pub fn action_masks(&self) -> &[bool] {
         &self.masks
     }
@@ -135,7 +136,7 @@ impl Env {
     }
 }
 
-/// §10: builds one agent's observation into `out`.
+/// Builds one agent's observation into `out` (docs/world.md#observations).
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn write_observation(
@@ -211,7 +212,7 @@ fn write_observation(
     tail[3] = clamp01(step_count as f32 / r.lifespan.max(1) as f32);
 }
 
-/// §3.2: mask for the current state.
+/// Mask for the current state (docs/world.md#action-masks).
 #[inline]
 fn write_mask(r: &Rules, cell_aff: &[u16], pos: [i32; 2], m: &[f32], t: u32, out: &mut [bool]) {
     if r.is_dead_for_mask(m) {

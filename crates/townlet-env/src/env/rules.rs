@@ -12,7 +12,7 @@ use townlet_config::{
 use super::observation::{ObservationLayout, SpatialKind};
 use crate::EnvError;
 
-/// Substrate action ids (environment.md §3.1).
+/// Substrate action ids (docs/world.md#actions).
 pub const ACTION_UP: u32 = 0;
 pub const ACTION_DOWN: u32 = 1;
 pub const ACTION_LEFT: u32 = 2;
@@ -22,7 +22,7 @@ pub const ACTION_WAIT: u32 = 5;
 /// Number of substrate actions; custom actions start at this id.
 pub const NUM_SUBSTRATE_ACTIONS: usize = SUBSTRATE_ACTIONS.len();
 
-/// Move costs that are constants, not config (environment.md §3.1).
+/// Move costs that are constants, not config (docs/world.md#actions).
 pub(super) const MOVE_HYGIENE_COST: f32 = 0.003;
 pub(super) const MOVE_SATIATION_COST: f32 = 0.004;
 pub(super) const HOURS_PER_DAY: u32 = 24;
@@ -66,7 +66,7 @@ pub(super) struct Rules {
     pub(super) meter_names: Vec<String>,
     pub(super) affordance_names: Vec<String>,
     pub(super) layout: ObservationLayout,
-    /// sin / cos of each hour, computed in f64 and cast (§10).
+    /// sin / cos of each hour, computed in f64 and cast (docs/world.md#observations).
     pub(super) hour_sin_cos: [[f32; 2]; HOURS_PER_DAY as usize],
 }
 
@@ -151,7 +151,7 @@ impl Rules {
                 height: sub.height as usize,
             }
         };
-        // POMDP always uses the relative encoding (§10).
+        // POMDP always uses the relative encoding (docs/world.md#observations).
         let encoding = if partial {
             ObservationEncoding::Relative
         } else {
@@ -160,7 +160,8 @@ impl Rules {
         let layout = ObservationLayout::new(spatial_kind, encoding, n_meters, vocab);
 
         let mut cascades = pack.cascades.clone();
-        // Stable sort: the three passes in fixed order, file order within a pass (§8.3).
+        // Stable sort: the three passes in fixed order, file order within a pass
+        // (docs/world.md#cascades).
         cascades.sort_by_key(|c| cascade_pass(c.category));
 
         let mut hour_sin_cos = [[0.0f32; 2]; HOURS_PER_DAY as usize];
@@ -231,7 +232,7 @@ impl Rules {
         (p[1] * self.size + p[0]) as usize
     }
 
-    /// One axis of `boundary(old + delta)` (§5).
+    /// One axis of `boundary(old + delta)` (docs/world.md#movement-and-boundaries).
     #[inline]
     fn bound_axis(&self, old: i32, p: i32) -> i32 {
         let s = self.size;

@@ -25,8 +25,9 @@ impl Env {
         &self.result
     }
 
-    /// Advances every agent by one step (environment.md §4). The mask is not enforced;
-    /// any id in `0..action_dim` runs as written. Inputs are checked before anything changes.
+    /// Advances every agent by one step (docs/world.md#one-step-stage-by-stage). The mask
+    /// is not enforced; any id in `0..action_dim` runs as written. Inputs are checked
+    /// before anything changes.
     pub fn step(&mut self, actions: &[u32], multiplier: f32) -> Result<&StepResult, EnvError> {
         if actions.len() != self.n {
             return Err(EnvError::ActionCount {

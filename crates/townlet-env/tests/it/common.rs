@@ -35,7 +35,7 @@ pub fn pack(name: &str) -> Pack {
     }
 }
 
-/// Layout R of environment.md §14 (8×8, all 14 deployed).
+/// Layout R of docs/world.md#golden-cases (8×8, all 14 deployed).
 pub fn layout_r() -> Vec<(String, [i32; 2])> {
     [
         ("Bed", [0, 7]),

@@ -1,4 +1,4 @@
-//! Every golden case of environment.md §14, meters to 1e-6.
+//! Every golden case of docs/world.md#golden-cases, meters to 1e-6.
 
 use crate::common::*;
 use townlet_env::{EndReason, Env};
@@ -162,7 +162,7 @@ fn g3_multi_tick_bed() {
     let obs = env.observation(0);
     let tail = &obs[obs.len() - 4..];
     assert_close(tail, &[1.0, 0.0, 0.1, 0.006], TOL, "G3 tail");
-    // cos(π/2) in f64 is 6.1e-17, not 0 (§10).
+    // cos(π/2) in f64 is 6.1e-17, not 0 (docs/world.md#observations).
     assert!(tail[1] > 0.0 && tail[1] < 1e-16, "cos at t=6: {}", tail[1]);
     assert_eq!(env.required_ticks_of_current(0), Some(5));
     let cur = env.current_interaction(0).expect("cycle in progress");

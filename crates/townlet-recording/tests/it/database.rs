@@ -213,7 +213,8 @@ fn concurrent_reads_while_the_writer_writes() {
         run_episode(&mut rec, e, 1, 0.0, 30);
     }
     rec.shutdown().unwrap();
-    // Let the readers see the final state at least once (generous deadline, D28).
+    // Let the readers see the final state at least once (generous deadline:
+    // docs/decisions.md#tests-never-assert-timings).
     let deadline = Instant::now() + Duration::from_secs(30);
     let db = Database::open_read(&db_path).unwrap();
     while db.episode_count().unwrap() < 150 && Instant::now() < deadline {
@@ -270,11 +271,7 @@ fn replay_manager_steps_and_seeks() {
     assert_eq!(rm.reason(), Some("periodic"));
     assert_eq!(rm.len(), 40);
     assert_eq!(rm.position(), 0);
-    assert_eq!(
-        rm.current_step().unwrap().step,
-        1,
-        "index 0 holds step 1 (D12)"
-    );
+    assert_eq!(rm.current_step().unwrap().step, 1, "index 0 holds step 1");
     assert_eq!(rm.next_step().unwrap().step, 2);
     assert_eq!(rm.seek(39).unwrap(), ep.step(39).unwrap());
     assert!(rm.at_end());
@@ -314,7 +311,7 @@ fn full_writer_queue_waits_instead_of_dropping() {
     )
     .unwrap();
     // Another connection holds the write lock, so the writer thread stalls on its first
-    // transaction and the one-slot queue fills: finish_episode must wait (D10).
+    // transaction and the one-slot queue fills: finish_episode must wait.
     let blocker = rusqlite::Connection::open(&db_path).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     let handle = rec.counters_handle();

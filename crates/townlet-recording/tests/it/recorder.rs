@@ -106,7 +106,7 @@ fn shutdown_drains_fifty_episodes_through_a_tiny_queue() {
     let dir = tempfile::tempdir().unwrap();
     let (out, db) = run_paths(dir.path());
     let mut cfg = every_episode_config();
-    cfg.max_queue_size = 2; // forces backpressure: nothing may be dropped (D10)
+    cfg.max_queue_size = 2; // forces backpressure: nothing may be dropped
     let mut rec = EpisodeRecorder::new(&cfg, out.clone(), Some(db.clone()), None).unwrap();
     for e in 0..50 {
         run_episode(&mut rec, e, 1, e as f32, 100);
@@ -399,7 +399,7 @@ fn reader_rejects_corruption() {
 }
 
 #[test]
-fn approx_bytes_within_d6_bound() {
+fn approx_bytes_within_the_per_step_bound() {
     let dir = tempfile::tempdir().unwrap();
     let (out, db) = run_paths(dir.path());
     let mut rec = EpisodeRecorder::new(&enabled_config(), out, Some(db), None).unwrap();
@@ -407,7 +407,7 @@ fn approx_bytes_within_d6_bound() {
     let bytes = ep.approx_bytes();
     let per_step = bytes as f64 / 500.0;
     println!("500-step L1-shaped episode: {bytes} bytes in memory, {per_step:.1} bytes/step");
-    assert!(per_step <= 120.0, "{per_step} bytes/step > 120 (D6)");
+    assert!(per_step <= 120.0, "{per_step} bytes/step > 120");
     assert!(
         10 * bytes <= 1_000_000,
         "10-slot live queue {} bytes > 1 MB",

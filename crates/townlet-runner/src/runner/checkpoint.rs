@@ -11,7 +11,8 @@ use townlet_agent::checkpoint::{checkpoint_file_name, list_checkpoints};
 use townlet_agent::{Checkpoint, CheckpointHeader};
 use townlet_recording::CriteriaState;
 
-/// State the runner adds to every checkpoint (D14) next to the agent's blobs.
+/// State the runner adds to every checkpoint (docs/decisions.md#checkpoint-container) next
+/// to the agent's blobs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RunnerState {
     next_episode: u64,

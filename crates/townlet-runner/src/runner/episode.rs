@@ -334,9 +334,10 @@ impl DemoRunner {
         })
     }
 
-    /// Greedy evaluation (D42): `episodes` episodes of one agent with ε = 0 in a copy of
-    /// the training world (same layout, same stage), not trained on, recorded or
-    /// streamed. Training continues afterwards exactly as it would have without it.
+    /// Greedy evaluation (docs/decisions.md#greedy-evaluation-in-learn-check): `episodes`
+    /// episodes of one agent with ε = 0 in a copy of the training world (same layout, same
+    /// stage), not trained on, recorded or streamed. Training continues afterwards exactly
+    /// as it would have without it.
     pub fn evaluate(&mut self, episodes: u32) -> Result<Vec<u32>, RunnerError> {
         let mut env = Env::new(&self.pack, 1, self.seed ^ 0xe7a1_u64)?;
         env.set_layout(&self.env.layout())?;

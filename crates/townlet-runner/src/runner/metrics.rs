@@ -22,10 +22,11 @@ pub struct EpisodeReport {
     pub total_steps: u64,
     pub loss_mean: Option<f32>,
     pub stage_changed_to: Option<u8>,
-    /// Thread CPU time spent on this episode's steps (ns), D40.
+    /// Thread CPU time spent on this episode's steps (ns;
+    /// docs/decisions.md#measuring-training-slowdown).
     pub cpu_ns: u64,
     pub wall_ns: u64,
-    /// Lengths of the greedy evaluation episodes played after this one (D42), if due.
+    /// Lengths of the greedy evaluation episodes played after this one, if due.
     #[serde(default)]
     pub evaluation: Option<Vec<u32>>,
 }
@@ -61,7 +62,8 @@ pub struct PhaseTimes {
     pub episode_end_ns: u64,
     /// Everything in `run_episode` (the phases above plus loop overhead).
     pub total_ns: u64,
-    /// The training thread's CPU time over the same span (thread CPU clock, D40).
+    /// The training thread's CPU time over the same span (thread CPU clock,
+    /// docs/decisions.md#measuring-training-slowdown).
     pub cpu_ns: u64,
     pub env_steps: u64,
     pub updates: u64,

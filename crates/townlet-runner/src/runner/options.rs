@@ -27,9 +27,9 @@ pub struct RunnerOptions {
     /// Raise the stop flag once this many env steps have been taken in this process
     /// (a deterministic stand-in for Ctrl+C in tests; not persisted).
     pub stop_after_steps: Option<u64>,
-    /// Greedy evaluation (D42): after every `every` training episodes, play `episodes`
-    /// episodes with ε = 0 (not trained on, recorded or streamed); their lengths come in
-    /// the `EpisodeReport`. Not persisted.
+    /// Greedy evaluation (docs/decisions.md#greedy-evaluation-in-learn-check): after every
+    /// `every` training episodes, play `episodes` episodes with ε = 0 (not trained on,
+    /// recorded or streamed); their lengths come in the `EpisodeReport`. Not persisted.
     pub evaluation: Option<EvalOptions>,
 }
 
@@ -164,8 +164,8 @@ fn persist_overrides(
     Ok(effective)
 }
 
-/// Command-line overrides on top of the pack (D24, D30: none of these but network/static
-/// stage/max steps enter the config hash).
+/// Command-line overrides on top of the pack (of these, only network, static stage and max
+/// steps enter the config hash: docs/decisions.md#config-snapshot-and-config-hash).
 pub fn apply_overrides(pack: &mut Pack, opts: &RunnerOptions) {
     if let Some(n) = opts.episodes {
         pack.training.max_episodes = Some(n);

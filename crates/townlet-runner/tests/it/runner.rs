@@ -1,5 +1,6 @@
 //! End-to-end behaviour of the DemoRunner on a tiny pack: determinism, exact resume,
-//! callback wiring, interruption (D13), and refusal of a foreign checkpoint.
+//! callback wiring, interruption (docs/decisions.md#stop-at-the-next-step), and refusal of
+//! a foreign checkpoint.
 
 use crate::common::{chain, opts, refused, repo, train};
 use std::path::Path;
@@ -113,7 +114,8 @@ fn callback_gets_every_episode_with_the_recorded_steps() {
         assert_eq!(ep.len() as u32, rep.length);
         let row = db.episode_row(ep.episode_id).unwrap().unwrap();
         assert_eq!(row.metadata, ep.metadata);
-        // D5: steps are 1-based, decision fields present, done only on the last step
+        // Steps are 1-based, decision fields present, done only on the last step
+        // (docs/decisions.md#step-fields).
         for (i, s) in ep.recorded_steps().iter().enumerate() {
             assert_eq!(s.step as usize, i + 1);
             let mask = s.action_mask.as_ref().unwrap();
@@ -217,7 +219,7 @@ fn a_corrupt_checkpoint_is_a_clear_error() {
 }
 
 /// Trains `plain` and the same run with greedy evaluations `every`/`episodes`: the training
-/// must be the same, bit for bit (D42: evaluation episodes are not trained on and leave the
+/// must be the same, bit for bit (evaluation episodes are not trained on and leave the
 /// action RNG and hidden state where they were). Returns the evaluated run's reports.
 fn same_training_with_evaluations(
     plain: &RunnerOptions,
