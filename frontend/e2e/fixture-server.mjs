@@ -7,8 +7,11 @@
 //
 //   node e2e/fixture-server.mjs [--port 8766] [--host 127.0.0.1] [--mode live|checkpoint]
 //                               [--temporal] [--long] [--interval-ms 300] [--dist DIR]
+//                               [--single]
 //
 // --long streams 500-step L1 episodes (for measuring playback smoothness at 50×).
+// It serves two runs of a lab ("with curiosity", "epsilon only"; protocol version 2:
+// hello.runs, watch, runs, run_id), or one run `main` with --single.
 
 import { createServer } from 'node:http'
 import { readFileSync, existsSync, statSync, createReadStream } from 'node:fs'
@@ -22,7 +25,7 @@ const fixtures = JSON.parse(readFileSync(join(here, 'fixtures', 'protocol.json')
 const V = fixtures.protocol_version
 const MAX_FRAME = 64 * 1024
 const RING = 200
-const CLIENT_TYPES = ['subscribe', 'next', 'get_episode', 'set_speed', 'pause', 'resume', 'step', 'jump_live', 'set_filter', 'set_policy', 'list_recordings', 'load_replay', 'seek']
+const CLIENT_TYPES = ['watch', 'subscribe', 'next', 'get_episode', 'set_speed', 'pause', 'resume', 'step', 'jump_live', 'set_filter', 'set_policy', 'list_recordings', 'load_replay', 'seek']
 const FILTER_KINDS = ['all', 'failures', 'stage_changes', 'every_nth', 'best', 'worst']
 const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json', '.png': 'image/png', '.ico': 'image/x-icon' }
 
@@ -86,6 +89,9 @@ export function parseClient(text) {
     case 'get_episode':
       field(isU(m.id), 'id')
       break
+    case 'watch':
+      field(typeof m.run_id === 'string', 'run_id')
+      break
     case 'set_speed':
       field('speed' in m, 'speed')
       break
@@ -113,6 +119,16 @@ export function parseClient(text) {
   return m
 }
 
+/** The lab the fixture server serves by default; `single: true` serves one run `main`. */
+export const FIXTURE_LAB = {
+  title: 'Does curiosity help? (fixture)',
+  runs: [
+    { id: 'with-curiosity', name: 'with curiosity', overrides: {}, offset: 0, scale: 1 },
+    { id: 'epsilon-only', name: 'epsilon only', overrides: { 'exploration.initial_intrinsic_weight': '0' }, offset: 37, scale: 0.7 },
+  ],
+}
+const SINGLE = { title: null, runs: [{ id: 'main', name: 'main', overrides: {}, offset: 0, scale: 1 }] }
+
 export async function startFixtureServer(opts = {}) {
   const host = opts.host ?? '127.0.0.1'
   const mode = opts.mode ?? 'live'
@@ -125,21 +141,61 @@ export async function startFixtureServer(opts = {}) {
   const hello = clone(temporal ? s.hello_temporal : s.hello_live)
   hello.mode = mode
   const source = mode === 'checkpoint' ? 'checkpoint' : 'training'
-  const history = clone(s.stats_history.history)
-  let nextId = history[history.length - 1].episode_id + 1
-  let dropped = 0
-  const ring = []
+  const lab = opts.single ? SINGLE : FIXTURE_LAB
   const clients = new Set()
+  const runs = lab.runs.map((spec) => {
+    // Each run its own numbers: ids shifted, survival scaled, so the two look different.
+    const history = clone(s.stats_history.history).map((p) => ({ ...p, survival_steps: Math.round(p.survival_steps * spec.scale) }))
+    history.splice(0, spec.offset)
+    return { ...spec, history, nextId: history[history.length - 1].episode_id + 1, dropped: 0, ring: [] }
+  })
+  const runById = (id) => runs.find((r) => r.id === id)
+
+  function points(run) {
+    const out = run.history.slice()
+    for (const e of run.ring) {
+      const m = e.metadata
+      out.push({ episode_id: e.episode_id, survival_steps: m.survival_steps, total_reward: m.total_reward, extrinsic_reward: m.extrinsic_reward, epsilon: m.epsilon, intrinsic_weight: m.intrinsic_weight, curriculum_stage: m.curriculum_stage, end_reason: m.end_reason })
+    }
+    return out
+  }
+  function runInfo(run) {
+    const all = points(run)
+    const survival = all.map((p) => p.survival_steps)
+    const last = survival.slice(-100)
+    const bucket = Math.max(1, Math.ceil(survival.length / 50))
+    const sparkline = []
+    for (let i = 0; i < survival.length; i += bucket) {
+      const b = survival.slice(i, i + bucket)
+      sparkline.push(b.reduce((x, y) => x + y, 0) / b.length)
+    }
+    return {
+      id: run.id,
+      name: run.name,
+      pack: hello.pack,
+      seed: 1,
+      overrides: run.overrides,
+      status: 'live',
+      mode,
+      episodes: run.nextId,
+      best_survival: survival.length ? Math.max(...survival) : null,
+      mean_survival_100: last.length ? last.reduce((x, y) => x + y, 0) / last.length : null,
+      curriculum_stage: run.ring.at(-1)?.metadata.curriculum_stage ?? 1,
+      sparkline,
+    }
+  }
+  const runsMessage = () => ({ type: 'runs', v: V, runs: runs.map(runInfo), lab_title: lab.title })
 
   const send = (ws, msg) => {
     if (ws.readyState === 1) ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg))
   }
-  const error = (ws, code, message, request = null) => send(ws, { type: 'error', v: V, code, message, request })
+  const error = (ws, code, message, request = null, run_id = null) => send(ws, { type: 'error', v: V, code, message, request, run_id })
 
-  function makeEpisode() {
-    const ep = clone(templates[nextId % templates.length])
+  function makeEpisode(run) {
+    const ep = clone(templates[(run.nextId + run.offset) % templates.length])
     const now = Date.now()
-    ep.episode_id = nextId++
+    ep.run_id = run.id
+    ep.episode_id = run.nextId++
     ep.source = source
     ep.checkpoint_episode = mode === 'checkpoint' ? 5000 : null
     ep.finished_at = now
@@ -156,6 +212,7 @@ export async function startFixtureServer(opts = {}) {
       case 'every_nth':
         return ep.episode_id % filter.n === 0
       case 'stage_changes': {
+        const ring = runById(ep.run_id).ring
         const i = ring.indexOf(ep)
         for (let j = Math.max(1, i - 2); j <= Math.min(ring.length - 1, i + 3); j++) {
           if (ring[j].metadata.curriculum_stage !== ring[j - 1].metadata.curriculum_stage) return true
@@ -164,7 +221,7 @@ export async function startFixtureServer(opts = {}) {
       }
       case 'best':
       case 'worst': {
-        const recent = ring.slice(-100).map((e) => e.metadata.extrinsic_reward ?? 0).sort((a, b) => a - b)
+        const recent = runById(ep.run_id).ring.slice(-100).map((e) => e.metadata.extrinsic_reward ?? 0).sort((a, b) => a - b)
         const k = Math.max(1, Math.floor(recent.length / 10))
         const r = ep.metadata.extrinsic_reward ?? 0
         return filter.kind === 'best' ? r >= recent[recent.length - k] : r <= recent[k - 1]
@@ -175,7 +232,7 @@ export async function startFixtureServer(opts = {}) {
   }
 
   function pick(c, after, order) {
-    const candidates = ring.filter((e) => (after === null || e.episode_id > after) && matches(e, c.filter))
+    const candidates = c.run.ring.filter((e) => (after === null || e.episode_id > after) && matches(e, c.filter))
     if (candidates.length === 0) return null
     if (order === 'sequential') return candidates[0]
     c.skipped += candidates.length - 1
@@ -192,7 +249,7 @@ export async function startFixtureServer(opts = {}) {
   function startSteps(c, ep) {
     clearTimeout(c.timer)
     c.index = 0
-    send(c.ws, { type: 'episode_start', v: V, episode_id: ep.episode_id, source: ep.source, checkpoint_episode: ep.checkpoint_episode, agent_id: 0, layout: ep.layout, start: ep.start, total_steps: ep.steps.step.length, finished_at: ep.finished_at, sent_at: Date.now() })
+    send(c.ws, { type: 'episode_start', v: V, run_id: ep.run_id, episode_id: ep.episode_id, source: ep.source, checkpoint_episode: ep.checkpoint_episode, agent_id: 0, layout: ep.layout, start: ep.start, total_steps: ep.steps.step.length, finished_at: ep.finished_at, sent_at: Date.now() })
     scheduleStep(c)
   }
   function sendStep(c) {
@@ -200,7 +257,7 @@ export async function startFixtureServer(opts = {}) {
     const i = c.index
     const n = ep.steps.step.length
     if (i >= n) {
-      send(c.ws, { type: 'episode_end', v: V, episode_id: ep.episode_id, source: ep.source, metadata: ep.metadata, sent_at: Date.now() })
+      send(c.ws, { type: 'episode_end', v: V, run_id: ep.run_id, episode_id: ep.episode_id, source: ep.source, metadata: ep.metadata, sent_at: Date.now() })
       const next = pick(c, ep.episode_id, 'latest')
       if (next) deliver(c, next)
       else c.waiting = { after: ep.episode_id, order: 'latest' }
@@ -208,7 +265,7 @@ export async function startFixtureServer(opts = {}) {
     }
     const row = {}
     for (const [k, col] of Object.entries(ep.steps)) row[k] = col[i]
-    send(c.ws, { type: 'step', v: V, episode_id: ep.episode_id, index: i, ...row })
+    send(c.ws, { type: 'step', v: V, run_id: ep.run_id, episode_id: ep.episode_id, index: i, ...row })
     c.index++
   }
   function scheduleStep(c) {
@@ -222,9 +279,11 @@ export async function startFixtureServer(opts = {}) {
   }
 
   function statsMessage(c, withHistory) {
+    const { ring, nextId, dropped } = c.run
     const last = ring[ring.length - 1]
     const msg = {
       ...clone(s.stats_history),
+      run_id: c.run.id,
       episodes_trained: nextId,
       steps_trained: nextId * 152,
       steps_per_second: 6000 + Math.round(Math.random() * 300),
@@ -236,23 +295,18 @@ export async function startFixtureServer(opts = {}) {
       sent_at: Date.now(),
       history: null,
     }
-    if (withHistory) {
-      const points = history.slice()
-      for (const e of ring) {
-        const m = e.metadata
-        points.push({ episode_id: e.episode_id, survival_steps: m.survival_steps, total_reward: m.total_reward, extrinsic_reward: m.extrinsic_reward, epsilon: m.epsilon, intrinsic_weight: m.intrinsic_weight, curriculum_stage: m.curriculum_stage, end_reason: m.end_reason })
-      }
-      msg.history = points.slice(-1000)
-    }
+    if (withHistory) msg.history = points(c.run).slice(-1000)
     return msg
   }
 
-  function produce() {
-    const ep = makeEpisode()
+  function produce(run) {
+    const ep = makeEpisode(run)
+    const ring = run.ring
     ring.push(ep)
     if (ring.length > RING) ring.shift()
-    const summary = JSON.stringify({ type: 'episode_summary', v: V, episode_id: ep.episode_id, source: ep.source, checkpoint_episode: ep.checkpoint_episode, metadata: ep.metadata, finished_at: ep.finished_at, sent_at: Date.now() })
+    const summary = JSON.stringify({ type: 'episode_summary', v: V, run_id: run.id, episode_id: ep.episode_id, source: ep.source, checkpoint_episode: ep.checkpoint_episode, metadata: ep.metadata, finished_at: ep.finished_at, sent_at: Date.now() })
     for (const c of clients) {
+      if (c.run !== run) continue
       send(c.ws, summary)
       if (c.waiting && matches(ep, c.filter) && ep.episode_id > (c.waiting.after ?? -1)) {
         c.waiting = null
@@ -273,8 +327,15 @@ export async function startFixtureServer(opts = {}) {
       }
       throw e
     }
-    const refuse = (code, message) => error(c.ws, code, message, m.type)
+    const refuse = (code, message) => error(c.ws, code, message, m.type, c.run.id)
+    const ring = c.run.ring
     switch (m.type) {
+      case 'watch': {
+        const run = runById(m.run_id)
+        if (!run) refuse('unknown_run', `no run \`${m.run_id.slice(0, 64)}\` on this server`)
+        else greet(c, run)
+        break
+      }
       case 'subscribe':
         c.delivery = m.delivery ?? 'episode'
         c.speed = m.speed ?? 1
@@ -291,12 +352,12 @@ export async function startFixtureServer(opts = {}) {
       case 'get_episode': {
         const ep = ring.find((e) => e.episode_id === m.id)
         if (ep) deliver(c, ep)
-        else if (s.recordings.items.some((r) => r.episode_id === m.id)) deliver(c, replay(m.id))
+        else if (s.recordings.items.some((r) => r.episode_id === m.id)) deliver(c, replay(c, m.id))
         else refuse('unknown_episode', `episode ${m.id} is neither recent nor recorded`)
         break
       }
       case 'load_replay':
-        if (s.recordings.items.some((r) => r.episode_id === m.episode_id)) deliver(c, replay(m.episode_id))
+        if (s.recordings.items.some((r) => r.episode_id === m.episode_id)) deliver(c, replay(c, m.episode_id))
         else refuse('unknown_episode', `no recording of episode ${m.episode_id}`)
         break
       case 'list_recordings': {
@@ -309,7 +370,7 @@ export async function startFixtureServer(opts = {}) {
             (f.min_reward == null || r.extrinsic_reward >= f.min_reward) &&
             (f.max_reward == null || r.extrinsic_reward <= f.max_reward),
         )
-        send(c.ws, { type: 'recordings', v: V, items: items.slice(0, f.limit ?? 100), total: items.length })
+        send(c.ws, { type: 'recordings', v: V, run_id: c.run.id, items: items.slice(0, f.limit ?? 100), total: items.length })
         break
       }
       case 'jump_live': {
@@ -353,9 +414,10 @@ export async function startFixtureServer(opts = {}) {
     }
   }
 
-  function replay(id) {
+  function replay(c, id) {
     const ep = clone(s.replay_episode)
     ep.episode_id = id
+    ep.run_id = c.run.id
     ep.source = 'replay'
     ep.sent_at = Date.now()
     return ep
@@ -365,8 +427,10 @@ export async function startFixtureServer(opts = {}) {
     const url = new URL(req.url ?? '/', 'http://x')
     if (url.pathname === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
     if (url.pathname === '/api/status') {
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ mode, config: hello.pack, episodes_trained: nextId, episodes_streamed: nextId, dropped, callback_failures: 0, clients: clients.size, uptime_s: Math.floor((Date.now() - started) / 1000), fixture: true }))
+      const first = runs[0]
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ mode, config: hello.pack, episodes_trained: first.nextId, episodes_streamed: first.nextId, dropped: first.dropped, callback_failures: 0, clients: clients.size, uptime_s: Math.floor((Date.now() - started) / 1000), runs: runs.length, fixture: true }))
     }
+    if (url.pathname === '/api/runs') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(runs.map(runInfo)))
     if (url.pathname === '/api/recordings') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(s.recordings.items))
     let path = normalize(join(dist, decodeURIComponent(url.pathname)))
     if (!path.startsWith(dist + sep) && path !== dist) return void res.writeHead(403).end()
@@ -380,18 +444,29 @@ export async function startFixtureServer(opts = {}) {
   // Accept bigger frames than the limit so an oversized one gets an `error` first (D35).
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * MAX_FRAME })
   http.on('upgrade', (req, socket, head) => {
-    if (new URL(req.url ?? '/', 'http://x').pathname !== '/ws') return void socket.destroy()
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws))
+    const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname !== '/ws') return void socket.destroy()
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, url.searchParams.get('run')))
   })
-  wss.on('connection', (ws) => {
-    const c = { ws, filter: { kind: 'all' }, delivery: 'episode', speed: 1, paused: false, greedy: false, skipped: 0, waiting: null, current: null, timer: null, index: 0 }
-    clients.add(c)
-    hello.totals = { episodes_trained: nextId, steps_trained: nextId * 152, episodes_streamed: nextId, dropped }
-    send(ws, { ...hello })
-    send(ws, statsMessage(c, true))
-    if (mode === 'checkpoint') send(ws, { ...fixtures.server.model_loaded, loaded_at: started })
-    const latest = ring[ring.length - 1]
+  /** hello, stats with history (and the model) and the latest episode of `run`. */
+  function greet(c, run) {
+    clearTimeout(c.timer)
+    c.run = run
+    c.current = null
+    c.waiting = null
+    c.skipped = 0
+    hello.totals = { episodes_trained: run.nextId, steps_trained: run.nextId * 152, episodes_streamed: run.nextId, dropped: run.dropped }
+    send(c.ws, { ...hello, run_id: run.id, runs: runs.map(runInfo), lab_title: lab.title })
+    send(c.ws, statsMessage(c, true))
+    if (mode === 'checkpoint') send(c.ws, { ...fixtures.server.model_loaded, run_id: run.id, loaded_at: started })
+    const latest = run.ring[run.ring.length - 1]
     if (latest) deliver(c, latest)
+  }
+  wss.on('connection', (ws, wanted) => {
+    const c = { ws, run: runs[0], filter: { kind: 'all' }, delivery: 'episode', speed: 1, paused: false, greedy: false, skipped: 0, waiting: null, current: null, timer: null, index: 0 }
+    clients.add(c)
+    if (wanted !== null && !runById(wanted)) error(ws, 'unknown_run', `no run \`${wanted.slice(0, 64)}\` on this server`)
+    greet(c, runById(wanted) ?? runs[0])
     ws.on('message', (data, isBinary) => {
       if (isBinary) return error(ws, 'invalid_json', 'binary frames are not accepted')
       handle(c, data.toString('utf8'))
@@ -402,10 +477,16 @@ export async function startFixtureServer(opts = {}) {
     })
   })
 
-  for (let i = 0; i < 5; i++) produce()
-  const producer = setInterval(produce, intervalMs)
+  for (const run of runs) for (let i = 0; i < 5; i++) produce(run)
+  const producer = setInterval(() => runs.forEach(produce), intervalMs)
+  let ticks = 0
   const stats = setInterval(() => {
     for (const c of clients) send(c.ws, statsMessage(c, false))
+    // Episode counts and sparklines stay fresh (every 5 s while runs are live).
+    if (++ticks % 5 === 0) {
+      const m = JSON.stringify(runsMessage())
+      for (const c of clients) send(c.ws, m)
+    }
   }, 1000)
 
   await new Promise((ok, fail) => {
@@ -443,6 +524,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     long: args.includes('--long'),
     intervalMs: Number(arg('--interval-ms', '300')),
     dist: arg('--dist', undefined),
+    single: args.includes('--single'),
   })
   console.log(`fixture server on ${server.url} (ws: ${server.url.replace('http', 'ws')}/ws)`)
   const stop = async () => {

@@ -20,8 +20,8 @@ afterAll(async () => {
   await server.close()
 })
 
-function client() {
-  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`)
+function client(query = '') {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws${query}`)
   const inbox: Msg[] = []
   const waiters: (() => void)[] = []
   ws.on('message', (d) => {
@@ -125,6 +125,36 @@ describe('fixture server', () => {
     c.ws.send(JSON.stringify({ type: 'load_replay', episode_id: items[0].episode_id }))
     const ep = await c.wait((m) => m.type === 'episode' && m.source === 'replay', mark)
     expect(ep.episode_id).toBe(items[0].episode_id)
+    c.ws.close()
+  })
+
+  it('serves two runs: hello lists them, ?run= and watch choose one, every message names it', async () => {
+    const c = client('?run=epsilon-only')
+    const hello = await c.wait((m) => m.type === 'hello')
+    expect(hello.run_id).toBe('epsilon-only')
+    expect((hello.runs as { id: string }[]).map((r) => r.id)).toEqual(['with-curiosity', 'epsilon-only'])
+    const ep = await c.wait((m) => m.type === 'episode')
+    expect(ep.run_id).toBe('epsilon-only')
+    await c.wait((m) => m.type === 'episode_summary')
+    expect(c.inbox.filter((m) => 'run_id' in m).every((m) => m.run_id === 'epsilon-only')).toBe(true)
+    let mark = c.inbox.length
+    c.ws.send(JSON.stringify({ type: 'watch', run_id: 'with-curiosity' }))
+    const again = await c.wait((m) => m.type === 'hello', mark)
+    expect(again.run_id).toBe('with-curiosity')
+    const stats = await c.wait((m) => m.type === 'stats' && m.history !== null, mark)
+    expect(stats.run_id).toBe('with-curiosity')
+    mark = c.inbox.length
+    c.ws.send(JSON.stringify({ type: 'watch', run_id: 'nope' }))
+    expect((await c.wait((m) => m.type === 'error', mark)).code).toBe('unknown_run')
+    c.ws.close()
+  })
+
+  it('an unknown run in the URL is refused, then the first run is watched', async () => {
+    const c = client('?run=nope')
+    const hello = await c.wait((m) => m.type === 'hello')
+    expect(c.inbox[0].type).toBe('error')
+    expect(c.inbox[0].code).toBe('unknown_run')
+    expect(hello.run_id).toBe('with-curiosity')
     c.ws.close()
   })
 })

@@ -32,10 +32,10 @@ export interface ConnectionOptions {
 
 const OPEN = 1
 
-/** `ws(s)://<page host>/ws`, from the page's own origin. */
-export function wsUrlFromLocation(loc: { protocol: string; host: string }): string {
+/** `ws(s)://<page host>/ws`, from the page's own origin; `?run=<id>` watches that run. */
+export function wsUrlFromLocation(loc: { protocol: string; host: string }, runId: string | null = null): string {
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:'
-  return `${scheme}//${loc.host}/ws`
+  return `${scheme}//${loc.host}/ws${runId === null ? '' : `?run=${encodeURIComponent(runId)}`}`
 }
 
 export class Connection {

@@ -58,14 +58,17 @@ export class Playback {
     return this.speed === 'instant' ? 0 : 1000 / (this.stepsPerSecondAt1x * this.speed)
   }
 
+  /** Shows nothing (another run is being watched). */
+  clear(): void {
+    this.episode = null
+    this.rewind()
+    this.finishedId = null
+  }
+
   /** Shows `episode` now, from its start. */
   load(episode: Episode): void {
     this.episode = episode
-    this.pending = null
-    this.cursor = 0
-    this.accMs = 0
-    this.endMs = 0
-    this.awaitingNext = false
+    this.rewind()
     this.follow = episode.source !== 'replay'
     if (this.speed === 'instant') this.cursor = this.length
   }
@@ -129,6 +132,14 @@ export class Playback {
     this.accMs = 0
     this.endMs = 0
     if (this.atEnd) this.reachedEnd()
+  }
+
+  private rewind(): void {
+    this.pending = null
+    this.cursor = 0
+    this.accMs = 0
+    this.endMs = 0
+    this.awaitingNext = false
   }
 
   private reachedEnd(): void {

@@ -2,7 +2,7 @@
 // into `./generated/protocol.ts` (docs/protocol.md is the reference), plus the run-time
 // checks of incoming frames. Non-finite floats arrive as `null`.
 
-import type { ClientMessage, Filter, ServerFrame, Speed, StepColumns, StepRow } from './generated/protocol'
+import type { ClientMessage as GeneratedClientMessage, Filter, ServerFrame, Speed, StepColumns, StepRow } from './generated/protocol'
 import { PROTOCOL_VERSION } from './generated/protocol'
 
 export { PROTOCOL_VERSION }
@@ -10,7 +10,6 @@ export type {
   AffordanceInfo,
   AffordancePosition,
   CascadeInfo,
-  ClientMessage,
   Delivery,
   EndReason,
   EpisodeMetadata,
@@ -34,11 +33,51 @@ export type {
   Totals,
 } from './generated/protocol'
 
+// --- Runs (protocol version 2) -------------------------------------------------------
+// Written against the agreed version-2 contract (docs/protocol.md) until the generated
+// types carry it; then these give way to the generated ones.
+
+export type RunStatus = 'live' | 'finished' | 'stale' | 'recorded'
+/** One run of the server (`hello.runs`, `runs.runs`, `GET /api/runs`). */
+export interface RunInfo {
+  id: string
+  name: string
+  pack: string
+  seed: number
+  overrides: Record<string, string>
+  status: RunStatus
+  mode: 'live' | 'checkpoint'
+  episodes: number
+  best_survival: number | null
+  mean_survival_100: number | null
+  curriculum_stage: number
+  /** Mean survival per bucket of episodes, oldest first (at most 50 points). */
+  sparkline: number[]
+}
+/** What a version-2 server adds to every run-specific message. */
+interface RunFields {
+  run_id?: string | null
+}
+interface HelloRuns {
+  run_id?: string
+  runs?: RunInfo[]
+  lab_title?: string | null
+}
+interface RunsMessage {
+  type: 'runs'
+  v: number
+  runs: RunInfo[]
+  lab_title: string | null
+}
+
+/** A client message: the generated ones plus `watch {run_id}`. */
+export type ClientMessage = GeneratedClientMessage | { type: 'watch'; run_id: string }
 /** A server message as received: its `type`, `v` and its fields. */
-export type ServerMessage = ServerFrame
+export type ServerMessage = (Exclude<ServerFrame, { type: 'hello' }> & RunFields) | (Extract<ServerFrame, { type: 'hello' }> & HelloRuns) | RunsMessage
 /** The received message of one `type`. */
 export type MessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>
 export type Hello = MessageOf<'hello'>
+export type Runs = MessageOf<'runs'>
 export type EpisodeSummary = MessageOf<'episode_summary'>
 export type Episode = MessageOf<'episode'>
 export type EpisodeStart = MessageOf<'episode_start'>
@@ -68,6 +107,21 @@ const REQUIRED: { [K in ServerMessage['type']]: (keyof MessageOf<K> & string)[] 
   model_loaded: ['checkpoint', 'checkpoint_episode'],
   recordings: ['items', 'total'],
   error: ['code', 'message'],
+  runs: ['runs', 'lab_title'],
+}
+
+/** Fields of a run (`RunInfo`) the app relies on. */
+const RUN_FIELDS: (keyof RunInfo)[] = ['id', 'name', 'pack', 'status', 'episodes', 'best_survival', 'sparkline']
+
+function checkRuns(runs: unknown): string | null {
+  if (!Array.isArray(runs)) return 'runs is not a list'
+  for (const run of runs) {
+    if (typeof run !== 'object' || run === null) return 'a run is not an object'
+    for (const field of RUN_FIELDS) if (!(field in run)) return `a run without ${field}`
+    if (typeof (run as RunInfo).id !== 'string') return 'a run id is not a string'
+    if (!Array.isArray((run as RunInfo).sparkline)) return `run ${(run as RunInfo).id}: sparkline is not a list`
+  }
+  return null
 }
 
 const STEP_COLUMNS: (keyof StepColumns)[] = [
@@ -108,6 +162,19 @@ export function decode(text: unknown): DecodeResult {
   }
   for (const field of REQUIRED[type as ServerMessage['type']]) {
     if (!(field in obj)) return { ok: false, error: `${type} without ${field}` }
+  }
+  // Version 2 (runs): a hello names the watched run and lists the server's runs.
+  if (type === 'hello' && (PROTOCOL_VERSION >= 2 || 'runs' in obj)) {
+    if (typeof obj.run_id !== 'string') return { ok: false, error: 'hello without run_id' }
+    const bad = checkRuns(obj.runs)
+    if (bad !== null) return { ok: false, error: `hello: ${bad}` }
+  }
+  if (type === 'runs') {
+    const bad = checkRuns(obj.runs)
+    if (bad !== null) return { ok: false, error: `runs: ${bad}` }
+  }
+  if ('run_id' in obj && obj.run_id !== null && typeof obj.run_id !== 'string') {
+    return { ok: false, error: `${type}: run_id is not a string` }
   }
   if (type === 'episode') {
     const steps = obj.steps as Record<string, unknown[]> | null

@@ -1,7 +1,7 @@
 // Everything the viewer shows, fed by server messages; commands go out through `send`.
 
 import { defineStore } from 'pinia'
-import { computed, markRaw, reactive, ref, shallowRef } from 'vue'
+import { computed, inject, markRaw, reactive, ref, shallowRef, watch, type InjectionKey } from 'vue'
 import { Playback } from '../lib/playback'
 import type {
   ClientMessage,
@@ -14,6 +14,7 @@ import type {
   Order,
   RecordingFilters,
   RecordingInfo,
+  RunInfo,
   ServerMessage,
   Speed,
   Stats,
@@ -57,7 +58,14 @@ function emptySeries(): ChartSeries {
   return { id: [], survival: [], reward: [], epsilon: [], weight: [], stage: [] }
 }
 
-export const useViewer = defineStore('viewer', () => {
+/** An episode asked for by id (a link, a chart click, the compare view in step). */
+export interface WantedEpisode {
+  id: number
+  /** Show it paused at this step (a link with `step`). */
+  step: number | null
+}
+
+function viewerStore() {
   let sendFn: (m: ClientMessage) => boolean = () => false
 
   const connection = reactive({ state: 'connecting' as ConnectionState, retryInMs: null as number | null, attempts: 0 })
@@ -78,6 +86,17 @@ export const useViewer = defineStore('viewer', () => {
   /** A jump / replay / get_episode is on its way: show it at once when it comes. */
   const explicitPending = ref(false)
   const decodeErrors = ref(0)
+  /** Every run of the server (protocol version 2; one run `main` otherwise). */
+  const runs = shallowRef<RunInfo[]>([])
+  const labTitle = ref<string | null>(null)
+  /** The run this viewer asked to watch (`watch`); null: whatever the server starts with. */
+  const wantRun = ref<string | null>(null)
+  /** An episode asked for by id, shown when it arrives. */
+  const wanted = ref<WantedEpisode | null>(null)
+  /** The episode the viewer chose (not following live), for the page's link. */
+  const pinned = ref<number | null>(null)
+  /** In step with another run: episodes are chosen from outside (no `next` at the end). */
+  const lockstep = ref(false)
 
   const playback = reactive(
     new Playback({
@@ -116,14 +135,51 @@ export const useViewer = defineStore('viewer', () => {
     }
   }
 
+  /** Everything shown of the run watched so far goes (a `hello` of another run came). */
+  function forgetRun(): void {
+    stats.value = null
+    model.value = null
+    series.value = emptySeries()
+    chartVersion.value++
+    latestId.value = null
+    latencyMs.value = null
+    endCards.value = []
+    recordings.value = []
+    recordingsTotal.value = 0
+    explicitPending.value = false
+    playback.clear()
+  }
+
   function handle(message: ServerMessage, nowMs: number = Date.now()): void {
+    // Messages of the run watched before a `watch` switch may still be on their way.
+    if (message.type !== 'hello' && message.type !== 'runs') {
+      const run = message.run_id ?? null
+      const current = hello.value?.run_id ?? null
+      if (run !== null && current !== null && run !== current) return
+    }
     switch (message.type) {
-      case 'hello':
+      case 'hello': {
+        const previous = hello.value?.run_id ?? null
+        const run = message.run_id ?? null
+        if (message.runs) runs.value = markRaw(message.runs)
+        if (message.lab_title !== undefined) labTitle.value = message.lab_title
+        if (hello.value !== null && previous !== run) forgetRun()
         hello.value = markRaw(message)
+        // The server starts a (re)connection on its first run: ask again for ours.
+        if (wantRun.value !== null && run !== null && run !== wantRun.value) {
+          if (runs.value.some((r) => r.id === wantRun.value)) send({ type: 'watch', run_id: wantRun.value })
+          else notice.value = { code: 'unknown_run', message: `no run ${wantRun.value} on this server`, at: nowMs }
+        }
         playback.stepsPerSecondAt1x = message.limits.steps_per_second_at_1x
         // Re-send this viewer's choices: a reconnect starts a fresh server session.
         send({ type: 'subscribe', delivery: 'episode', speed: playback.speed, filter: filter.value })
         if (greedy.value && message.mode === 'checkpoint') send({ type: 'set_policy', greedy: true })
+        if (wanted.value !== null && (wantRun.value === null || run === null || run === wantRun.value)) send({ type: 'get_episode', id: wanted.value.id })
+        break
+      }
+      case 'runs':
+        runs.value = markRaw(message.runs)
+        labTitle.value = message.lab_title
         break
       case 'stats':
         stats.value = markRaw(message)
@@ -153,7 +209,21 @@ export const useViewer = defineStore('viewer', () => {
       case 'episode': {
         const ep = markRaw(message)
         latestId.value = Math.max(latestId.value ?? -1, ep.source === 'replay' ? -1 : ep.episode_id)
-        if (explicitPending.value || ep.source === 'replay' || playback.episode === null) {
+        const want = wanted.value
+        if (want !== null && ep.episode_id === want.id) {
+          wanted.value = null
+          explicitPending.value = false
+          playback.load(ep)
+          // In step, the episode's end waits for the other run.
+          if (lockstep.value) playback.follow = false
+          if (want.step !== null) {
+            playback.seek(want.step)
+            playback.playing = false
+          }
+        } else if (want !== null || lockstep.value) {
+          // Waiting for a chosen episode: the server's own picks are not shown.
+          break
+        } else if (explicitPending.value || ep.source === 'replay' || playback.episode === null) {
           explicitPending.value = false
           playback.load(ep)
         } else {
@@ -171,6 +241,7 @@ export const useViewer = defineStore('viewer', () => {
       case 'error':
         notice.value = { code: message.code, message: message.message, at: nowMs }
         if (message.request === 'load_replay' || message.request === 'get_episode') explicitPending.value = false
+        if (message.request === 'get_episode') wanted.value = null
         if (message.request === 'next') playback.awaitingNext = false
         break
       // Server-paced delivery is for thin clients; this app subscribes with `episode`.
@@ -203,6 +274,16 @@ export const useViewer = defineStore('viewer', () => {
     }
     endCards.value = [card, ...endCards.value.filter((c) => c.episode_id !== card.episode_id || c.source !== card.source)].slice(0, END_CARDS)
   }
+
+  // The chosen episode stays pinned until another one is shown.
+  watch(
+    () => playback.episode,
+    (ep) => {
+      if (ep === null) return
+      if (pinned.value !== null && ep.episode_id !== pinned.value && wanted.value === null) pinned.value = null
+    },
+    { flush: 'sync' },
+  )
 
   // --- what is shown -------------------------------------------------------------
   const episode = computed(() => playback.episode)
@@ -271,6 +352,8 @@ export const useViewer = defineStore('viewer', () => {
     playback.seek(cursor)
   }
   function jumpLive(): void {
+    wanted.value = null
+    pinned.value = null
     explicitPending.value = true
     playback.playing = true
     send({ type: 'jump_live' })
@@ -289,12 +372,34 @@ export const useViewer = defineStore('viewer', () => {
   function listRecordings(filters: RecordingFilters): void {
     send({ type: 'list_recordings', filters })
   }
-  /** Watch one episode by id (from the server's ring, else the recordings). */
-  function getEpisode(id: number): void {
-    explicitPending.value = true
-    playback.playing = true
+  /** Watch one episode by id (from the server's ring, else the recordings), paused at
+   * `step` when given. Asked again after a (re)connection until it has come. */
+  function getEpisode(id: number, step: number | null = null): void {
+    wanted.value = { id, step }
+    pinned.value = id
+    playback.playing = step === null
     send({ type: 'get_episode', id })
   }
+  /** Watch another run of the server (sent again after every reconnection). */
+  function watchRun(runId: string): void {
+    if (wantRun.value !== runId) {
+      wanted.value = null
+      pinned.value = null
+    }
+    wantRun.value = runId
+    if ((hello.value?.run_id ?? null) !== runId) send({ type: 'watch', run_id: runId })
+  }
+  /** Back to nothing shown (the compare view's second run closes). */
+  function reset(): void {
+    hello.value = null
+    forgetRun()
+    runs.value = []
+    wantRun.value = null
+    wanted.value = null
+    pinned.value = null
+    lockstep.value = false
+  }
+  const runInfo = computed(() => runs.value.find((r) => r.id === (hello.value?.run_id ?? wantRun.value)) ?? null)
   function loadReplay(id: number): void {
     explicitPending.value = true
     playback.playing = true
@@ -321,6 +426,13 @@ export const useViewer = defineStore('viewer', () => {
     filter,
     greedy,
     decodeErrors,
+    runs,
+    labTitle,
+    wantRun,
+    wanted,
+    pinned,
+    lockstep,
+    runInfo,
     playback,
     episode,
     row,
@@ -346,6 +458,30 @@ export const useViewer = defineStore('viewer', () => {
     listRecordings,
     loadReplay,
     getEpisode,
+    watchRun,
+    reset,
     tick,
   }
-})
+}
+
+const definitions = new Map<string, ReturnType<typeof defineViewer>>()
+function defineViewer(key: string) {
+  return defineStore(`viewer-${key}`, viewerStore)
+}
+
+/** The viewer store `key`: `main` for the page, another key per extra run shown (compare). */
+export function useViewer(key = 'main') {
+  let def = definitions.get(key)
+  if (def === undefined) {
+    def = defineViewer(key)
+    definitions.set(key, def)
+  }
+  return def()
+}
+export type ViewerStore = ReturnType<typeof useViewer>
+
+/** Components show the store their view provides (compare panes), else the page's. */
+export const VIEWER: InjectionKey<ViewerStore> = Symbol('viewer')
+export function injectViewer(): ViewerStore {
+  return inject(VIEWER, null) ?? useViewer()
+}
