@@ -72,11 +72,16 @@ pub enum ClientMessage {
     Seek {
         index: u32,
     },
+    /// Watch another run of the server on this connection (answered with its `hello`,
+    /// `stats` with history and latest episode; the session's settings stay).
+    Watch {
+        run_id: String,
+    },
 }
 
 impl ClientMessage {
     /// Every client `type`, in the order the docs list them.
-    pub const TYPES: [&'static str; 13] = [
+    pub const TYPES: [&'static str; 14] = [
         "subscribe",
         "next",
         "get_episode",
@@ -90,6 +95,7 @@ impl ClientMessage {
         "list_recordings",
         "load_replay",
         "seek",
+        "watch",
     ];
 
     /// The wire `type` of this message.
@@ -108,6 +114,7 @@ impl ClientMessage {
             ClientMessage::ListRecordings { .. } => "list_recordings",
             ClientMessage::LoadReplay { .. } => "load_replay",
             ClientMessage::Seek { .. } => "seek",
+            ClientMessage::Watch { .. } => "watch",
         }
     }
 

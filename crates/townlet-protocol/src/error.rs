@@ -41,11 +41,13 @@ pub enum ErrorCode {
     CheckpointError,
     /// Something failed inside the server; the connection stays open.
     Internal,
+    /// `watch {run_id}` or `/ws?run=` names no run of this server.
+    UnknownRun,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (for docs and exhaustive tests).
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::InvalidJson,
         ErrorCode::NotAnObject,
         ErrorCode::MissingType,
@@ -62,6 +64,7 @@ impl ErrorCode {
         ErrorCode::NotAvailable,
         ErrorCode::CheckpointError,
         ErrorCode::Internal,
+        ErrorCode::UnknownRun,
     ];
 
     /// The wire spelling, e.g. `"invalid_speed"`.
@@ -83,6 +86,7 @@ impl ErrorCode {
             ErrorCode::NotAvailable => "not_available",
             ErrorCode::CheckpointError => "checkpoint_error",
             ErrorCode::Internal => "internal",
+            ErrorCode::UnknownRun => "unknown_run",
         }
     }
 }
@@ -119,10 +123,16 @@ impl ProtocolError {
 
     /// The `error` message to send back to the client that caused this.
     pub fn to_server_message(&self) -> crate::ServerMessage {
+        self.to_server_message_for(None)
+    }
+
+    /// The `error` message, naming the run the request was about.
+    pub fn to_server_message_for(&self, run_id: Option<&str>) -> crate::ServerMessage {
         crate::ServerMessage::Error(crate::ErrorMessage {
             code: self.code,
             message: self.message.clone(),
             request: self.request.clone(),
+            run_id: run_id.map(str::to_owned),
         })
     }
 }

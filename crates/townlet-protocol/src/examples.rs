@@ -87,10 +87,74 @@ fn r3(x: f32) -> f32 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// `hello` for an L1-like (or, with `temporal`, L3-like) pack.
+/// The run id of single-run examples (a plain `townlet-demo`).
+pub const MAIN_RUN: &str = "main";
+/// The lab of the examples: its title and its two runs' ids.
+pub const LAB_TITLE: &str = "Does curiosity help?";
+pub const LAB_RUNS: [&str; 2] = ["with-curiosity", "epsilon-only"];
+
+/// A run picker entry with a plausible sparkline for `episodes` episodes.
+pub fn run_info(id: &str, name: &str, status: RunStatus, episodes: u64) -> RunInfo {
+    let mut overrides = BTreeMap::new();
+    if id == LAB_RUNS[1] {
+        overrides.insert("exploration.initial_intrinsic_weight".into(), "0".into());
+    }
+    // Up to 50 on a real server; 8 keep the examples short.
+    let points = episodes.min(8);
+    let sparkline = (0..points)
+        .map(|i| {
+            let trend = ((i + 1) as f32 / points as f32).sqrt();
+            let slope = if overrides.is_empty() { 260.0 } else { 180.0 };
+            (45.0 + trend * slope + Mix(i + episodes).unit() * 20.0).round()
+        })
+        .collect::<Vec<f32>>();
+    RunInfo {
+        id: id.into(),
+        name: name.into(),
+        pack: "L1_full_observability".into(),
+        seed: 1,
+        overrides,
+        status,
+        mode: Mode::Live,
+        episodes,
+        best_survival: (episodes > 0).then_some(if id == LAB_RUNS[1] { 401 } else { 500 }),
+        mean_survival_100: sparkline
+            .last()
+            .map(|&m| (f64::from(m) * 10.0).round() / 10.0),
+        curriculum_stage: 1 + (episodes / 400).min(4) as u32,
+        sparkline,
+    }
+}
+
+/// The runs of the example lab (one still training, one finished).
+pub fn lab_runs() -> Vec<RunInfo> {
+    vec![
+        run_info(LAB_RUNS[0], "with curiosity", RunStatus::Live, 1234),
+        run_info(LAB_RUNS[1], "epsilon only", RunStatus::Finished, 1000),
+    ]
+}
+
+/// `hello` of a viewer watching lab run `run_id` (one of [`LAB_RUNS`]).
+pub fn lab_hello(run_id: &str) -> Hello {
+    Hello {
+        run_id: run_id.into(),
+        runs: lab_runs(),
+        lab_title: Some(LAB_TITLE.into()),
+        ..hello(false)
+    }
+}
+
+/// `hello` for an L1-like (or, with `temporal`, L3-like) pack, single run `main`.
 pub fn hello(temporal: bool) -> Hello {
+    let mut run = run_info(MAIN_RUN, "2026-01-01_000000", RunStatus::Live, 1234);
+    if temporal {
+        run.pack = "L3_temporal_mechanics".into();
+    }
     Hello {
         protocol_version: crate::PROTOCOL_VERSION,
+        run_id: MAIN_RUN.into(),
+        runs: vec![run],
+        lab_title: None,
         mode: Mode::Live,
         pack: if temporal {
             "L3_temporal_mechanics".into()
@@ -306,6 +370,7 @@ pub fn episode(episode_id: u64, max_steps: u32, temporal: bool) -> Episode {
     let survival_steps = steps.len() as u32;
     let finished_at = EXAMPLE_EPOCH_MS + episode_id * 1500;
     Episode {
+        run_id: MAIN_RUN.into(),
         episode_id,
         source: Source::Training,
         checkpoint_episode: None,
@@ -376,6 +441,7 @@ pub fn stats(episodes_trained: u64, history_len: u64) -> Stats {
             .collect()
     });
     Stats {
+        run_id: MAIN_RUN.into(),
         episodes_trained,
         steps_trained: episodes_trained * 152,
         steps_per_second: 6120.5,
@@ -394,22 +460,36 @@ pub fn stats(episodes_trained: u64, history_len: u64) -> Stats {
     }
 }
 
-/// One example of every server message type, in [`ServerMessage::TYPES`] order.
+/// One example of every server message type, in [`ServerMessage::TYPES`] order: a viewer
+/// of the example lab watching run `with-curiosity`.
 pub fn server_examples() -> Vec<(&'static str, ServerMessage)> {
-    let ep = episode(1234, 3, false);
+    let run = LAB_RUNS[0];
+    let mut ep = episode(1234, 3, false);
+    ep.run_id = run.into();
     let first = ep
         .step_message(0)
         .map(|m| m.row)
         .unwrap_or_else(unreachable_row);
     let mut checkpoint_ep = episode(17, 2, false);
+    checkpoint_ep.run_id = run.into();
     checkpoint_ep.source = Source::Checkpoint;
     checkpoint_ep.checkpoint_episode = Some(5000);
     let mut stats_example = stats(1234, 2);
+    stats_example.run_id = run.into();
     stats_example.history = stats_example
         .history
         .map(|h| h.into_iter().take(2).collect());
+    let mut runs = lab_runs();
+    runs[0].curriculum_stage += 1;
     vec![
-        ("hello", ServerMessage::Hello(hello(false))),
+        ("hello", ServerMessage::Hello(lab_hello(run))),
+        (
+            "runs",
+            ServerMessage::Runs(RunsMessage {
+                runs,
+                lab_title: Some(LAB_TITLE.into()),
+            }),
+        ),
         (
             "episode_summary",
             ServerMessage::EpisodeSummary(summary_of(&ep)),
@@ -418,6 +498,7 @@ pub fn server_examples() -> Vec<(&'static str, ServerMessage)> {
         (
             "episode_start",
             ServerMessage::EpisodeStart(EpisodeStart {
+                run_id: run.into(),
                 episode_id: checkpoint_ep.episode_id,
                 source: checkpoint_ep.source,
                 checkpoint_episode: checkpoint_ep.checkpoint_episode,
@@ -432,6 +513,7 @@ pub fn server_examples() -> Vec<(&'static str, ServerMessage)> {
         (
             "step",
             ServerMessage::Step(StepMessage {
+                run_id: run.into(),
                 episode_id: ep.episode_id,
                 index: 0,
                 row: first,
@@ -440,6 +522,7 @@ pub fn server_examples() -> Vec<(&'static str, ServerMessage)> {
         (
             "episode_end",
             ServerMessage::EpisodeEnd(EpisodeEnd {
+                run_id: run.into(),
                 episode_id: checkpoint_ep.episode_id,
                 source: checkpoint_ep.source,
                 metadata: checkpoint_ep.metadata.clone(),
@@ -450,6 +533,7 @@ pub fn server_examples() -> Vec<(&'static str, ServerMessage)> {
         (
             "model_loaded",
             ServerMessage::ModelLoaded(ModelLoaded {
+                run_id: run.into(),
                 checkpoint: "checkpoint_ep005000.ckpt".into(),
                 checkpoint_episode: 5000,
                 epsilon: 0.05,
@@ -461,6 +545,7 @@ pub fn server_examples() -> Vec<(&'static str, ServerMessage)> {
         (
             "recordings",
             ServerMessage::Recordings(Recordings {
+                run_id: run.into(),
                 items: vec![
                     recording_info(1200, "periodic", 212, 130.5, 2, EndReason::Died),
                     recording_info(
@@ -478,9 +563,12 @@ pub fn server_examples() -> Vec<(&'static str, ServerMessage)> {
         (
             "error",
             ServerMessage::Error(ErrorMessage {
-                code: ErrorCode::InvalidSpeed,
-                message: "speed 80 is outside 0.25..=50 (or use \"instant\")".into(),
-                request: Some("set_speed".into()),
+                code: ErrorCode::UnknownRun,
+                message:
+                    "no run `with-curiosty` on this server (runs: with-curiosity, epsilon-only)"
+                        .into(),
+                request: Some("watch".into()),
+                run_id: None,
             }),
         ),
     ]
@@ -582,14 +670,20 @@ pub fn client_examples() -> Vec<(&'static str, ClientMessage)> {
             ClientMessage::LoadReplay { episode_id: 1200 },
         ),
         ("seek", ClientMessage::Seek { index: 120 }),
+        (
+            "watch",
+            ClientMessage::Watch {
+                run_id: LAB_RUNS[1].into(),
+            },
+        ),
     ]
 }
 
 /// The fixture file the frontend's unit tests and e2e fixture server replay: one wire
 /// example of every message (`server`, `client`, keyed by type) and a small stream
 /// (`stream`: two `hello`s, a `stats` with 200 history points, episodes of L1 and of a
-/// temporal pack, a long L1 episode, a replay, a `recordings` list). Compact JSON,
-/// deterministic.
+/// temporal pack, a long L1 episode, a replay, a `recordings` list, and a two-run lab:
+/// `lab_hello_a`/`_b`, `lab_stats_a`/`_b` (history), `lab_episodes_a`/`_b`, `lab_runs`). Compact JSON, deterministic.
 pub fn frontend_fixtures() -> String {
     use serde_json::{Map, Value};
     let wire = |m: &ServerMessage| -> Value {
@@ -649,6 +743,7 @@ pub fn frontend_fixtures() -> String {
     stream.insert(
         "recordings".into(),
         wire(&ServerMessage::Recordings(Recordings {
+            run_id: MAIN_RUN.into(),
             items: vec![
                 recording_info(1150, "periodic", 212, 130.5, 3, EndReason::Died),
                 recording_info(
@@ -662,6 +757,37 @@ pub fn frontend_fixtures() -> String {
                 recording_info(1050, "performance_top", 500, 401.2, 2, EndReason::Truncated),
             ],
             total: 3,
+        })),
+    );
+    // A lab of two runs: each run's hello, stats history and two episodes, and a `runs`.
+    for (key, run) in [("a", LAB_RUNS[0]), ("b", LAB_RUNS[1])] {
+        stream.insert(
+            format!("lab_hello_{key}"),
+            wire(&ServerMessage::Hello(lab_hello(run))),
+        );
+        let mut history = stats(1200, 100);
+        history.run_id = run.into();
+        stream.insert(
+            format!("lab_stats_{key}"),
+            wire(&ServerMessage::Stats(history)),
+        );
+        let offset = if key == "a" { 0 } else { 3 };
+        let episodes: Vec<Value> = [(1198u64, 60u32), (1199, 70)]
+            .iter()
+            .map(|&(id, n)| {
+                let mut ep = episode(id + offset, n, false);
+                ep.episode_id = id;
+                ep.run_id = run.into();
+                wire(&ServerMessage::Episode(ep))
+            })
+            .collect();
+        stream.insert(format!("lab_episodes_{key}"), Value::Array(episodes));
+    }
+    stream.insert(
+        "lab_runs".into(),
+        wire(&ServerMessage::Runs(RunsMessage {
+            runs: lab_runs(),
+            lab_title: Some(LAB_TITLE.into()),
         })),
     );
     let mut root = Map::new();

@@ -24,7 +24,7 @@
 //! assert_eq!(err.code, ErrorCode::InvalidSpeed);
 //! let reply = to_json(&err.to_server_message());
 //! assert!(reply.starts_with(r#"{"type":"error","code":"invalid_speed","#));
-//! assert!(reply.ends_with(r#""request":"set_speed","v":1}"#));
+//! assert!(reply.ends_with(r#""request":"set_speed","v":2}"#));
 //! ```
 
 mod client;
@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 
 /// Protocol version, sent as `v` in every server message. A client may send `v`; if it
 /// does, it must equal this.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Playback rate at speed 1× (D19).
 pub const STEPS_PER_SECOND_AT_1X: f64 = 5.0;
 /// Slowest accepted speed factor (D19).

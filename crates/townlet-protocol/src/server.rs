@@ -24,6 +24,7 @@ use ts_rs::TS;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     Hello(Hello),
+    Runs(RunsMessage),
     EpisodeSummary(EpisodeSummary),
     Episode(Episode),
     EpisodeStart(EpisodeStart),
@@ -40,6 +41,7 @@ impl ServerMessage {
     pub fn type_name(&self) -> &'static str {
         match self {
             ServerMessage::Hello(_) => "hello",
+            ServerMessage::Runs(_) => "runs",
             ServerMessage::EpisodeSummary(_) => "episode_summary",
             ServerMessage::Episode(_) => "episode",
             ServerMessage::EpisodeStart(_) => "episode_start",
@@ -52,9 +54,27 @@ impl ServerMessage {
         }
     }
 
+    /// The run a run-specific message belongs to (`None` for `hello`, `runs` and an
+    /// `error` not tied to a run).
+    pub fn run_id(&self) -> Option<&str> {
+        match self {
+            ServerMessage::Hello(_) | ServerMessage::Runs(_) => None,
+            ServerMessage::EpisodeSummary(m) => Some(&m.run_id),
+            ServerMessage::Episode(m) => Some(&m.run_id),
+            ServerMessage::EpisodeStart(m) => Some(&m.run_id),
+            ServerMessage::Step(m) => Some(&m.run_id),
+            ServerMessage::EpisodeEnd(m) => Some(&m.run_id),
+            ServerMessage::Stats(m) => Some(&m.run_id),
+            ServerMessage::ModelLoaded(m) => Some(&m.run_id),
+            ServerMessage::Recordings(m) => Some(&m.run_id),
+            ServerMessage::Error(m) => m.run_id.as_deref(),
+        }
+    }
+
     /// Every server `type`, in the order the docs list them.
-    pub const TYPES: [&'static str; 10] = [
+    pub const TYPES: [&'static str; 11] = [
         "hello",
+        "runs",
         "episode_summary",
         "episode",
         "episode_start",
@@ -181,6 +201,12 @@ pub struct SessionInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Hello {
     pub protocol_version: u32,
+    /// The run this connection watches; every other field below describes that run.
+    pub run_id: String,
+    /// Every run of the server, in display order (lab order, or newest first).
+    pub runs: Vec<RunInfo>,
+    /// The lab's title, when the server serves a lab.
+    pub lab_title: Option<String>,
     pub mode: Mode,
     pub pack: String,
     pub grid: GridSize,
@@ -408,6 +434,8 @@ impl FromIterator<StepRow> for StepColumns {
 /// Pushed to every client for every finished episode (D17); a few hundred bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EpisodeSummary {
+    /// The run this message belongs to.
+    pub run_id: String,
     pub episode_id: u64,
     pub source: Source,
     /// The training episode of the model that played it (checkpoint source only, D21).
@@ -422,6 +450,8 @@ pub struct EpisodeSummary {
 /// A whole episode, played back by the browser at the viewer's speed (D17).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Episode {
+    /// The run this message belongs to.
+    pub run_id: String,
     pub episode_id: u64,
     pub source: Source,
     pub checkpoint_episode: Option<u64>,
@@ -438,6 +468,7 @@ impl Episode {
     /// The `episode_summary` of this episode, stamped `sent_at`.
     pub fn summary(&self, sent_at: u64) -> EpisodeSummary {
         EpisodeSummary {
+            run_id: self.run_id.clone(),
             episode_id: self.episode_id,
             source: self.source,
             checkpoint_episode: self.checkpoint_episode,
@@ -450,6 +481,7 @@ impl Episode {
     /// The `episode_start` for server-paced delivery of this episode.
     pub fn start_message(&self, sent_at: u64) -> EpisodeStart {
         EpisodeStart {
+            run_id: self.run_id.clone(),
             episode_id: self.episode_id,
             source: self.source,
             checkpoint_episode: self.checkpoint_episode,
@@ -466,6 +498,7 @@ impl Episode {
     pub fn step_message(&self, index: u32) -> Option<StepMessage> {
         let row = self.steps.row(usize::try_from(index).ok()?)?;
         Some(StepMessage {
+            run_id: self.run_id.clone(),
             episode_id: self.episode_id,
             index,
             row,
@@ -475,6 +508,7 @@ impl Episode {
     /// The `episode_end` for server-paced delivery of this episode.
     pub fn end_message(&self, sent_at: u64) -> EpisodeEnd {
         EpisodeEnd {
+            run_id: self.run_id.clone(),
             episode_id: self.episode_id,
             source: self.source,
             metadata: self.metadata.clone(),
@@ -502,6 +536,8 @@ impl EpisodeMetadata {
 /// Server-paced delivery (`delivery: "steps"`): an episode begins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EpisodeStart {
+    /// The run this message belongs to.
+    pub run_id: String,
     pub episode_id: u64,
     pub source: Source,
     pub checkpoint_episode: Option<u64>,
@@ -518,6 +554,8 @@ pub struct EpisodeStart {
 /// and `index` (0-based, D12: index `i` holds `step` `i + 1`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct StepMessage {
+    /// The run this message belongs to.
+    pub run_id: String,
     pub episode_id: u64,
     pub index: u32,
     #[serde(flatten)]
@@ -527,6 +565,8 @@ pub struct StepMessage {
 /// Server-paced delivery: the episode's last step has been sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EpisodeEnd {
+    /// The run this message belongs to.
+    pub run_id: String,
     pub episode_id: u64,
     pub source: Source,
     pub metadata: EpisodeMetadata,
@@ -554,6 +594,8 @@ pub struct HistoryPoint {
 /// [`crate::HISTORY_LEN`] episodes, oldest first) so charts fill at once (D34).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Stats {
+    /// The run this message belongs to.
+    pub run_id: String,
     pub episodes_trained: u64,
     pub steps_trained: u64,
     /// Env steps per second over the last interval.
@@ -583,6 +625,8 @@ pub struct Stats {
 /// Checkpoint mode: a new model is in use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ModelLoaded {
+    /// The run this message belongs to.
+    pub run_id: String,
     /// File name inside the checkpoint folder.
     pub checkpoint: String,
     /// The training episode the checkpoint was written at.
@@ -617,6 +661,8 @@ pub struct RecordingInfo {
 /// Reply to `list_recordings`, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Recordings {
+    /// The run this message belongs to.
+    pub run_id: String,
     pub items: Vec<RecordingInfo>,
     /// Matching recordings in total (may exceed `items.len()` when limited).
     pub total: u64,
@@ -630,4 +676,58 @@ pub struct ErrorMessage {
     pub message: String,
     /// The `type` of the message that caused it, when known.
     pub request: Option<String>,
+    /// The run the failed request was about, when it was about one (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    pub run_id: Option<String>,
+}
+
+/// Whether anybody is training a run (see [`RunInfo::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// A trainer in this process is training it.
+    Live,
+    /// Its trainer stopped (budget reached, or stopped by the user).
+    Finished,
+    /// Its trainer stopped reporting (reserved for runs reported over a network).
+    Stale,
+    /// A run folder served for replay or checkpoint mode; nobody trains it here.
+    Recorded,
+}
+
+/// One run of the server: what a run picker shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct RunInfo {
+    /// URL-safe, unique within the server (`/ws?run=<id>`, `watch {run_id}`).
+    pub id: String,
+    /// The lab's name for the run, else the run folder's name.
+    pub name: String,
+    pub pack: String,
+    pub seed: u64,
+    /// The overridden pack values (`--set` or the lab's `set`), as given.
+    pub overrides: BTreeMap<String, String>,
+    pub status: RunStatus,
+    /// How `watch` plays it: straight from its trainer, or its saved model.
+    pub mode: Mode,
+    /// Episodes trained so far (or recorded).
+    pub episodes: u64,
+    /// Best `survival_steps` so far.
+    pub best_survival: Option<u32>,
+    /// Mean `survival_steps` of the last 100 episodes.
+    pub mean_survival_100: Option<f64>,
+    /// 1-based stage of the newest episode.
+    pub curriculum_stage: u32,
+    /// At most 50 points: mean survival per bucket of consecutive episodes, oldest first.
+    #[ts(as = "Vec<Option<f32>>")]
+    pub sparkline: Vec<f32>,
+}
+
+/// Sent to every client when a run appears, finishes or changes stage, and at most every
+/// 5 s while a run is live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct RunsMessage {
+    /// Every run of the server, in display order (as in `hello.runs`).
+    pub runs: Vec<RunInfo>,
+    pub lab_title: Option<String>,
 }

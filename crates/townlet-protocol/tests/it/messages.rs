@@ -79,6 +79,7 @@ fn step_message_inlines_the_row() {
     let ep = episode(9, 4, false);
     let row = ep.steps.row(1).unwrap();
     let value = wire(&ServerMessage::Step(StepMessage {
+        run_id: "main".into(),
         episode_id: 9,
         index: 1,
         row: row.clone(),
@@ -145,7 +146,7 @@ fn defaults_fill_optional_fields() {
         }
     );
     assert_eq!(
-        parse_client_message(r#"{"type":"list_recordings","v":1}"#).unwrap(),
+        parse_client_message(r#"{"type":"list_recordings","v":2}"#).unwrap(),
         ClientMessage::ListRecordings {
             filters: RecordingFilters::default()
         }
@@ -230,7 +231,8 @@ fn bad_inputs_get_their_codes() {
         (r#"{"type":""}"#, ErrorCode::UnknownType),
         (r#"{"type":"hello"}"#, ErrorCode::UnknownType),
         (r#"{"type":"Pause"}"#, ErrorCode::UnknownType),
-        (r#"{"type":"pause","v":2}"#, ErrorCode::UnsupportedVersion),
+        (r#"{"type":"pause","v":1}"#, ErrorCode::UnsupportedVersion),
+        (r#"{"type":"pause","v":3}"#, ErrorCode::UnsupportedVersion),
         (r#"{"type":"pause","v":"1"}"#, ErrorCode::UnsupportedVersion),
         // Speeds (D19).
         (r#"{"type":"set_speed","speed":0}"#, ErrorCode::InvalidSpeed),
@@ -319,6 +321,8 @@ fn bad_inputs_get_their_codes() {
         ),
         (r#"{"type":"load_replay","id":3}"#, ErrorCode::InvalidField),
         (r#"{"type":"seek","index":-1}"#, ErrorCode::InvalidField),
+        (r#"{"type":"watch"}"#, ErrorCode::InvalidField),
+        (r#"{"type":"watch","run_id":7}"#, ErrorCode::InvalidField),
         (
             r#"{"type":"seek","index":4294967296}"#,
             ErrorCode::InvalidField,
@@ -369,6 +373,7 @@ fn accepted_edge_values() {
         r#"{"type":"set_filter","filter":{"kind":"every_nth","n":1}}"#,
         r#"{"type":"list_recordings","filters":{"limit":1000,"min_reward":1,"max_reward":1}}"#,
         r#"{"type":"seek","index":0}"#,
+        r#"{"type":"watch","run_id":"with-curiosity","v":2}"#,
         r#"{"type":"next","after":null,"order":"sequential"}"#,
         r#"{"type":"subscribe","delivery":"steps","speed":"instant","filter":{"kind":"failures"}}"#,
     ] {
@@ -400,12 +405,12 @@ fn unknown_type_is_echoed_truncated() {
 #[test]
 fn server_parser_checks_version() {
     let json = to_json(&ServerMessage::Stats(stats(3, 0)));
-    let other = json.replacen(r#""v":1"#, r#""v":99"#, 1);
+    let other = json.replacen(r#""v":2"#, r#""v":99"#, 1);
     assert_eq!(
         parse_server_message(&other).unwrap_err().code,
         ErrorCode::UnsupportedVersion
     );
-    let none = json.replacen(r#","v":1"#, "", 1);
+    let none = json.replacen(r#","v":2"#, "", 1);
     assert_eq!(
         parse_server_message(&none).unwrap_err().code,
         ErrorCode::InvalidField
@@ -451,4 +456,61 @@ fn speed_step_interval() {
     );
     assert_eq!(Speed::Instant.step_interval(), None);
     assert_eq!(Speed::Factor(0.0).step_interval(), None);
+}
+
+/// Version 2: every run-specific message names its run; `hello` lists the runs.
+#[test]
+fn run_specific_messages_carry_their_run_id() {
+    use townlet_protocol::examples::{LAB_RUNS, LAB_TITLE};
+    for (name, message) in server_examples() {
+        let value = wire(&message);
+        match name {
+            "hello" | "runs" => {
+                assert!(value.get("run_id").is_none_or(|v| v == LAB_RUNS[0]));
+                assert_eq!(value["lab_title"], LAB_TITLE);
+                assert_eq!(value["runs"].as_array().unwrap().len(), 2, "{name}");
+                assert_eq!(message.run_id(), None);
+            }
+            // An error not tied to a run has no `run_id` on the wire.
+            "error" => {
+                assert!(value.get("run_id").is_none(), "{value}");
+                assert_eq!(value["code"], "unknown_run");
+            }
+            _ => {
+                assert_eq!(value["run_id"], LAB_RUNS[0], "{name}");
+                assert_eq!(message.run_id(), Some(LAB_RUNS[0]), "{name}");
+            }
+        }
+    }
+    let err = ProtocolError::new(ErrorCode::UnknownEpisode, "no episode 9");
+    let message = err.to_server_message_for(Some("epsilon-only"));
+    let value = wire(&message);
+    assert_eq!(value["run_id"], "epsilon-only");
+    assert_eq!(parse_server_message(&to_json(&message)).unwrap(), message);
+}
+
+#[test]
+fn run_info_wire_form() {
+    use townlet_protocol::examples::lab_runs;
+    let runs = lab_runs();
+    let value = serde_json::to_value(&runs[1]).unwrap();
+    assert_eq!(value["status"], "finished");
+    assert_eq!(value["mode"], "live");
+    assert_eq!(
+        value["overrides"],
+        serde_json::json!({"exploration.initial_intrinsic_weight": "0"})
+    );
+    assert!(runs.iter().all(|r| r.sparkline.len() <= 50));
+    assert_eq!(
+        parse_client_message(r#"{"type":"watch","run_id":"epsilon-only"}"#).unwrap(),
+        ClientMessage::Watch {
+            run_id: "epsilon-only".into()
+        }
+    );
+    // A version-1 frame is refused by a version-2 client.
+    let old = r#"{"type":"runs","runs":[],"lab_title":null,"v":1}"#;
+    assert_eq!(
+        parse_server_message(old).unwrap_err().code,
+        ErrorCode::UnsupportedVersion
+    );
 }

@@ -2,7 +2,7 @@
 // Regenerate with: TOWNLET_BLESS=1 cargo test -p townlet-protocol
 
 /** Sent as `v` in every server message. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /**
  * One deployable affordance with its hours (`[open, close]`, close may exceed 24 and
@@ -24,7 +24,7 @@ export type CascadeInfo = { source: string, target: string, threshold: number, }
 /**
  * Every message a client may send.
  */
-export type ClientMessage = { "type": "subscribe", delivery?: Delivery, speed?: Speed, filter?: Filter, } | { "type": "next", after?: number | null, order?: Order, } | { "type": "get_episode", id: number, } | { "type": "set_speed", speed: Speed, } | { "type": "pause" } | { "type": "resume" } | { "type": "step" } | { "type": "jump_live" } | { "type": "set_filter", filter: Filter, } | { "type": "set_policy", greedy: boolean, } | { "type": "list_recordings", filters?: RecordingFilters, } | { "type": "load_replay", episode_id: number, } | { "type": "seek", index: number, };
+export type ClientMessage = { "type": "subscribe", delivery?: Delivery, speed?: Speed, filter?: Filter, } | { "type": "next", after?: number | null, order?: Order, } | { "type": "get_episode", id: number, } | { "type": "set_speed", speed: Speed, } | { "type": "pause" } | { "type": "resume" } | { "type": "step" } | { "type": "jump_live" } | { "type": "set_filter", filter: Filter, } | { "type": "set_policy", greedy: boolean, } | { "type": "list_recordings", filters?: RecordingFilters, } | { "type": "load_replay", episode_id: number, } | { "type": "seek", index: number, } | { "type": "watch", run_id: string, };
 
 /**
  * How a client receives episodes (D17, D19).
@@ -39,12 +39,20 @@ export type EndReason = "died" | "retired" | "truncated" | "interrupted";
 /**
  * A whole episode, played back by the browser at the viewer's speed (D17).
  */
-export type Episode = { episode_id: number, source: Source, checkpoint_episode: number | null, agent_id: number, metadata: EpisodeMetadata, layout: Array<AffordancePosition>, start: StartState, steps: StepColumns, finished_at: number, sent_at: number, };
+export type Episode = { 
+/**
+ * The run this message belongs to.
+ */
+run_id: string, episode_id: number, source: Source, checkpoint_episode: number | null, agent_id: number, metadata: EpisodeMetadata, layout: Array<AffordancePosition>, start: StartState, steps: StepColumns, finished_at: number, sent_at: number, };
 
 /**
  * Server-paced delivery: the episode's last step has been sent.
  */
-export type EpisodeEnd = { episode_id: number, source: Source, metadata: EpisodeMetadata, sent_at: number, };
+export type EpisodeEnd = { 
+/**
+ * The run this message belongs to.
+ */
+run_id: string, episode_id: number, source: Source, metadata: EpisodeMetadata, sent_at: number, };
 
 /**
  * Per-episode metadata, values in force during the episode (D8). Same field names as
@@ -91,7 +99,11 @@ updates: number, };
 /**
  * Server-paced delivery (`delivery: "steps"`): an episode begins.
  */
-export type EpisodeStart = { episode_id: number, source: Source, checkpoint_episode: number | null, agent_id: number, layout: Array<AffordancePosition>, start: StartState, 
+export type EpisodeStart = { 
+/**
+ * The run this message belongs to.
+ */
+run_id: string, episode_id: number, source: Source, checkpoint_episode: number | null, agent_id: number, layout: Array<AffordancePosition>, start: StartState, 
 /**
  * Number of `step` messages that will follow (at the client's speed).
  */
@@ -100,7 +112,11 @@ total_steps: number, finished_at: number, sent_at: number, };
 /**
  * Pushed to every client for every finished episode (D17); a few hundred bytes.
  */
-export type EpisodeSummary = { episode_id: number, source: Source, 
+export type EpisodeSummary = { 
+/**
+ * The run this message belongs to.
+ */
+run_id: string, episode_id: number, source: Source, 
 /**
  * The training episode of the model that played it (checkpoint source only, D21).
  */
@@ -117,7 +133,7 @@ sent_at: number, };
 /**
  * Stable, machine-readable error codes carried by the `error` message (`code` field).
  */
-export type ErrorCode = "invalid_json" | "not_an_object" | "missing_type" | "unknown_type" | "unsupported_version" | "invalid_field" | "invalid_speed" | "invalid_filter" | "invalid_value" | "unknown_episode" | "seek_out_of_range" | "frame_too_large" | "too_many_clients" | "not_available" | "checkpoint_error" | "internal";
+export type ErrorCode = "invalid_json" | "not_an_object" | "missing_type" | "unknown_type" | "unsupported_version" | "invalid_field" | "invalid_speed" | "invalid_filter" | "invalid_value" | "unknown_episode" | "seek_out_of_range" | "frame_too_large" | "too_many_clients" | "not_available" | "checkpoint_error" | "internal" | "unknown_run";
 
 /**
  * Sent only to the client that caused it; the connection stays open unless the code is
@@ -127,7 +143,11 @@ export type ErrorMessage = { code: ErrorCode, message: string,
 /**
  * The `type` of the message that caused it, when known.
  */
-request: string | null, };
+request: string | null, 
+/**
+ * The run the failed request was about, when it was about one (absent otherwise).
+ */
+run_id?: string | null, };
 
 /**
  * Server-side episode filter (D18). On the wire: `{"kind": "every_nth", "n": 10}`.
@@ -140,7 +160,19 @@ export type GridSize = { width: number, height: number, };
  * First message on every connection (D20). Everything a viewer shows by name or count
  * comes from here.
  */
-export type Hello = { protocol_version: number, mode: Mode, pack: string, grid: GridSize, 
+export type Hello = { protocol_version: number, 
+/**
+ * The run this connection watches; every other field below describes that run.
+ */
+run_id: string, 
+/**
+ * Every run of the server, in display order (lab order, or newest first).
+ */
+runs: Array<RunInfo>, 
+/**
+ * The lab's title, when the server serves a lab.
+ */
+lab_title: string | null, mode: Mode, pack: string, grid: GridSize, 
 /**
  * In index order: `meters[i]` names `steps.meters[*][i]`.
  */
@@ -208,6 +240,10 @@ export type Mode = "live" | "checkpoint";
  */
 export type ModelLoaded = { 
 /**
+ * The run this message belongs to.
+ */
+run_id: string, 
+/**
  * File name inside the checkpoint folder.
  */
 checkpoint: string, 
@@ -254,22 +290,82 @@ file_bytes: number, };
 /**
  * Reply to `list_recordings`, newest first.
  */
-export type Recordings = { items: Array<RecordingInfo>, 
+export type Recordings = { 
+/**
+ * The run this message belongs to.
+ */
+run_id: string, items: Array<RecordingInfo>, 
 /**
  * Matching recordings in total (may exceed `items.len()` when limited).
  */
 total: number, };
 
 /**
+ * One run of the server: what a run picker shows.
+ */
+export type RunInfo = { 
+/**
+ * URL-safe, unique within the server (`/ws?run=<id>`, `watch {run_id}`).
+ */
+id: string, 
+/**
+ * The lab's name for the run, else the run folder's name.
+ */
+name: string, pack: string, seed: number, 
+/**
+ * The overridden pack values (`--set` or the lab's `set`), as given.
+ */
+overrides: { [key in string]: string }, status: RunStatus, 
+/**
+ * How `watch` plays it: straight from its trainer, or its saved model.
+ */
+mode: Mode, 
+/**
+ * Episodes trained so far (or recorded).
+ */
+episodes: number, 
+/**
+ * Best `survival_steps` so far.
+ */
+best_survival: number | null, 
+/**
+ * Mean `survival_steps` of the last 100 episodes.
+ */
+mean_survival_100: number | null, 
+/**
+ * 1-based stage of the newest episode.
+ */
+curriculum_stage: number, 
+/**
+ * At most 50 points: mean survival per bucket of consecutive episodes, oldest first.
+ */
+sparkline: Array<number | null>, };
+
+/**
+ * Whether anybody is training a run (see [`RunInfo::status`]).
+ */
+export type RunStatus = "live" | "finished" | "stale" | "recorded";
+
+/**
+ * Sent to every client when a run appears, finishes or changes stage, and at most every
+ * 5 s while a run is live.
+ */
+export type RunsMessage = { 
+/**
+ * Every run of the server, in display order (as in `hello.runs`).
+ */
+runs: Array<RunInfo>, lab_title: string | null, };
+
+/**
  * A server frame as received (the TypeScript `ServerFrame`): a message plus `v`.
  */
-export type ServerFrame = { v: number, } & ({ "type": "hello" } & Hello | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "error" } & ErrorMessage);
+export type ServerFrame = { v: number, } & ({ "type": "hello" } & Hello | { "type": "runs" } & RunsMessage | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "error" } & ErrorMessage);
 
 /**
  * Every message the server sends. On the wire each is a JSON object with `type` (the
  * variant name in snake_case) and `v` (see [`crate::to_json`]).
  */
-export type ServerMessage = { "type": "hello" } & Hello | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "error" } & ErrorMessage;
+export type ServerMessage = { "type": "hello" } & Hello | { "type": "runs" } & RunsMessage | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "error" } & ErrorMessage;
 
 /**
  * The client's session as the server holds it (echoed in `hello` with the defaults).
@@ -297,7 +393,11 @@ export type StartState = { position: [number, number], meters: Array<number | nu
  * About once a second; the first one after `hello` carries `history` (the last
  * [`crate::HISTORY_LEN`] episodes, oldest first) so charts fill at once (D34).
  */
-export type Stats = { episodes_trained: number, steps_trained: number, 
+export type Stats = { 
+/**
+ * The run this message belongs to.
+ */
+run_id: string, episodes_trained: number, steps_trained: number, 
 /**
  * Env steps per second over the last interval.
  */
@@ -329,7 +429,11 @@ export type StepColumns = { step: Array<number>, position: Array<[number, number
  * Server-paced delivery: one step. The step's fields are inlined next to `episode_id`
  * and `index` (0-based, D12: index `i` holds `step` `i + 1`).
  */
-export type StepMessage = { episode_id: number, index: number, 
+export type StepMessage = { 
+/**
+ * The run this message belongs to.
+ */
+run_id: string, episode_id: number, index: number, 
 /**
  * 1-based.
  */
