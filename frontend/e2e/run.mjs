@@ -123,6 +123,7 @@ export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'tes
     }
   }
   const shot = async (name) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true })
+  shot.dir = screenshots
   async function check(name, fn) {
     try {
       await fn()
@@ -230,6 +231,9 @@ export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'tes
       await waitFor('back to LIVE TRAINING', async () => (await text('mode-badge')) === 'LIVE TRAINING')
     })
 
+    if ((await page.getByTestId('run-picker').count()) > 0) await labChecks({ page, url, check, waitFor, text, num, shot })
+    else log('info one run on this server: no run picker, compare view or run links to check')
+
     await check('no errors in the page', async () => {
       if (pageErrors.length > 0) throw new Error(pageErrors.join('\n'))
     })
@@ -242,6 +246,114 @@ export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'tes
   const failed = results.filter((r) => !r.ok)
   log(`${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${screenshots}`)
   return failed.length === 0
+}
+
+/**
+ * The checks of a server with two or more runs (a lab): the run picker, watching another
+ * run, the compare view playing both runs (and in step), back/forward between views, and a
+ * link that opens one step of one episode of one run (also after a reload).
+ */
+async function labChecks({ page, url, check, waitFor, text, num, shot }) {
+  const search = () => new URL(page.url()).searchParams
+  const ids = async () => page.getByTestId('run-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run')))
+  const paneText = async (i, id) => ((await page.getByTestId('compare-pane').nth(i).getByTestId(id).textContent()) ?? '').trim()
+  let runs = []
+
+  await check('run picker lists the runs with status, episodes and a sparkline', async () => {
+    runs = await ids()
+    if (runs.length < 2) throw new Error(`${runs.length} runs listed`)
+    for (const id of ['run-name', 'run-status', 'run-episodes', 'run-best']) {
+      const n = await page.getByTestId(id).count()
+      if (n !== runs.length) throw new Error(`${n} ${id} for ${runs.length} runs`)
+    }
+    await waitFor('a sparkline per run', async () => (await page.locator('[data-testid=sparkline] polyline').count()) === runs.length)
+  })
+
+  await check('the picker switches to another run', async () => {
+    await page.locator(`[data-testid=run-row][data-run="${runs[1]}"] [data-testid=run-watch]`).click()
+    await waitFor(`?run=${runs[1]}`, async () => search().get('run') === runs[1])
+    await waitFor('its episodes', async () => Number.isFinite(await num('episode-id')) && Number.isFinite(await num('latest-id')))
+  })
+
+  await check('compare view plays both runs with one set of controls', async () => {
+    for (const id of runs.slice(0, 2)) await page.locator(`[data-testid=run-row][data-run="${id}"] [data-testid=run-pick]`).check()
+    await page.getByTestId('run-compare').click()
+    await page.getByTestId('compare-view').waitFor({ timeout: 60_000 })
+    await waitFor('?compare=', async () => search().get('compare') === runs.slice(0, 2).join(','))
+    await waitFor('each pane watching its run', async () => {
+      const shown = await page.getByTestId('compare-pane').evaluateAll((ps) => ps.map((p) => p.getAttribute('data-run')))
+      return shown.join(',') === runs.slice(0, 2).join(',')
+    })
+    await waitFor('an episode in both panes', async () => Number.isFinite(Number(await paneText(0, 'pane-episode'))) && Number.isFinite(Number(await paneText(1, 'pane-episode'))))
+    await waitFor('both grids', async () => (await page.getByTestId('agent').count()) === 2)
+    const before = [Number(await paneText(0, 'pane-cursor')), Number(await paneText(1, 'pane-cursor'))]
+    await waitFor('both panes playing', async () => Number(await paneText(0, 'pane-cursor')) !== before[0] && Number(await paneText(1, 'pane-cursor')) !== before[1])
+    // The charts overlay both runs, with a legend naming each.
+    const names = await page.getByTestId('run-name').allTextContents()
+    await waitFor('both runs in the survival legend', async () => {
+      const legend = (await page.locator('[data-testid=chart-survival] .u-legend').textContent()) ?? ''
+      return names.slice(0, 2).every((n) => legend.includes(n.trim()))
+    })
+    // One pause stops both.
+    await page.getByTestId('play-pause').click()
+    const paused = [await paneText(0, 'pane-cursor'), await paneText(1, 'pane-cursor')]
+    await page.waitForTimeout(1000)
+    if ((await paneText(0, 'pane-cursor')) !== paused[0] || (await paneText(1, 'pane-cursor')) !== paused[1]) throw new Error('a pane moved while paused')
+    await page.getByTestId('play-pause').click()
+  })
+
+  await check('compare view fits 1366x768', async () => {
+    await page.setViewportSize({ width: 1366, height: 768 })
+    await page.waitForTimeout(500)
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    if (overflow > 0) throw new Error(`${overflow} px wider than the window`)
+    await page.screenshot({ path: join(shotDir(shot), 'compare-1366x768.png') })
+    await page.setViewportSize({ width: 1400, height: 1000 })
+  })
+
+  await check('in step, both runs play the same episode', async () => {
+    await page.getByTestId('sync').check()
+    await waitFor('sync=1', async () => search().get('sync') === '1')
+    await waitFor('the same episode in both panes', async () => {
+      const a = await paneText(0, 'pane-episode')
+      return a !== '—' && a === (await paneText(1, 'pane-episode'))
+    })
+  })
+
+  await check('back and forward move between views', async () => {
+    await page.goBack()
+    await waitFor('the comparison without sync', async () => search().get('compare') !== null && search().get('sync') === null)
+    await page.goBack()
+    await waitFor(`back to ?run=${runs[1]}`, async () => search().get('run') === runs[1] && (await page.getByTestId('compare-view').count()) === 0)
+    await page.getByTestId('episode-id').waitFor({ timeout: 60_000 })
+    await page.goForward()
+    await waitFor('the compare view again', async () => (await page.getByTestId('compare-view').count()) === 1 && search().get('compare') !== null)
+    await waitFor('both panes playing again', async () => (await page.getByTestId('agent').count()) === 2)
+  })
+
+  await check('a link opens one step of one episode of one run, also after a reload', async () => {
+    // An episode the server still holds: the newest one of the run.
+    await page.getByTestId('close-compare').click()
+    await waitFor('the single view', async () => (await page.getByTestId('compare-view').count()) === 0)
+    await waitFor('a latest episode', async () => Number.isFinite(await num('latest-id')))
+    const ep = await num('latest-id')
+    const link = new URL(url)
+    link.search = `?run=${encodeURIComponent(runs[1])}&ep=${ep}&step=3`
+    for (const how of ['open', 'reload']) {
+      if (how === 'open') await page.goto(link.href, { waitUntil: 'domcontentloaded' })
+      else await page.reload({ waitUntil: 'domcontentloaded' })
+      await waitFor(`episode ${ep} at step 3 (${how})`, async () => (await num('episode-id')) === ep && (await num('cursor')) === 3)
+      if ((await page.getByTestId('play-pause').getAttribute('aria-pressed')) !== 'true') throw new Error('not paused on the linked step')
+      const q = search()
+      if (q.get('run') !== runs[1] || q.get('ep') !== String(ep) || q.get('step') !== '3') throw new Error(`the URL became ${page.url()}`)
+    }
+    await shot('deep-link')
+  })
+}
+
+/** The folder `shot` writes to (its screenshots' folder). */
+function shotDir(shot) {
+  return shot.dir
 }
 
 /**

@@ -51,7 +51,7 @@ describe('fixture server', () => {
     const c = client()
     await c.wait((m) => m.type === 'episode')
     expect(c.inbox.slice(0, 3).map((m) => m.type)).toEqual(['hello', 'stats', 'episode'])
-    expect(c.inbox.every((m) => m.v === 1)).toBe(true)
+    expect(c.inbox.every((m) => m.v === 2)).toBe(true)
     expect((c.inbox[1].history as unknown[]).length).toBeGreaterThan(100)
     c.ws.close()
   })

@@ -6,7 +6,7 @@ describe('decode', () => {
   it('accepts every server example generated from the Rust types', () => {
     expect(fixtures.protocol_version).toBe(PROTOCOL_VERSION)
     const types = Object.keys(fixtures.server)
-    expect(types).toHaveLength(10)
+    expect(types).toHaveLength(11)
     for (const [type, message] of Object.entries(fixtures.server)) {
       const result = decode(JSON.stringify(message))
       expect(result.ok, type).toBe(true)
@@ -30,9 +30,9 @@ describe('decode', () => {
       [new ArrayBuffer(3), /binary/],
       ['[1]', /not an object/],
       ['null', /not an object/],
-      [JSON.stringify({ ...episode, v: 2 }), /protocol version 2/],
-      [JSON.stringify({ type: 'teleport', v: 1 }), /unknown message type/],
-      [JSON.stringify({ type: 'episode_summary', v: 1, episode_id: 3 }), /without source/],
+      [JSON.stringify({ ...episode, v: 1 }), /protocol version 1/],
+      [JSON.stringify({ type: 'teleport', v: PROTOCOL_VERSION }), /unknown message type/],
+      [JSON.stringify({ type: 'episode_summary', v: PROTOCOL_VERSION, run_id: 'main', episode_id: 3 }), /without source/],
       [JSON.stringify(short), /column reward/],
     ]
     for (const [input, pattern] of cases) {

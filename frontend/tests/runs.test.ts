@@ -5,7 +5,7 @@ import { createPinia, setActivePinia } from 'pinia'
 import { createSSRApp, h } from 'vue'
 import { renderToString } from 'vue/server-renderer'
 import { useViewer } from '../src/stores/viewer'
-import type { ClientMessage, Hello, RunInfo, ServerMessage } from '../src/lib/protocol'
+import { decode, type ClientMessage, type Hello, type RunInfo, type ServerMessage } from '../src/lib/protocol'
 import RunPicker from '../src/components/RunPicker.vue'
 import { clone, episodeWithId, fixtures } from './fixtures'
 
@@ -79,7 +79,7 @@ describe('viewer stores with runs', () => {
   it('takes the runs list from runs messages', () => {
     const { store } = setup('main')
     store.handle(hello('with-curiosity'))
-    const runs: ServerMessage = { type: 'runs', v: 1, runs: [RUNS[0], run('memory', 'memory')], lab_title: 'Another' }
+    const runs: ServerMessage = { type: 'runs', v: 2, runs: [RUNS[0], run('memory', 'memory')], lab_title: 'Another' }
     store.handle(runs)
     expect(store.runs.map((r) => r.id)).toEqual(['with-curiosity', 'memory'])
     expect(store.labTitle).toBe('Another')
@@ -121,6 +121,28 @@ describe('viewer stores with runs', () => {
     for (let i = 0; i < 100; i++) store.tick(1000)
     expect(store.playback.atEnd).toBe(true)
     expect(sent.filter((m) => m.type === 'next')).toEqual([])
+  })
+})
+
+describe('decoding runs', () => {
+  it('accepts the generated lab stream and rejects runs it cannot show', () => {
+    const s = fixtures.stream as unknown as Record<string, unknown>
+    for (const key of ['lab_hello_a', 'lab_hello_b', 'lab_runs', 'lab_stats_a', 'lab_stats_b']) expect(decode(JSON.stringify(s[key])).ok, key).toBe(true)
+    const hello = clone(s.lab_hello_a) as Record<string, unknown>
+    const noRuns = { ...hello }
+    delete noRuns.runs
+    const noSpark = { ...hello, runs: [{ ...(hello.runs as RunInfo[])[0], sparkline: undefined }] }
+    const badId = { ...hello, run_id: 7 }
+    const cases: [unknown, RegExp][] = [
+      [noRuns, /hello without runs/],
+      [noSpark, /without sparkline/],
+      [badId, /run_id is not a string/],
+    ]
+    for (const [m, pattern] of cases) {
+      const r = decode(JSON.stringify(m))
+      expect(r.ok).toBe(false)
+      if (!r.ok) expect(r.error).toMatch(pattern)
+    }
   })
 })
 

@@ -16,6 +16,7 @@ function setup() {
 
 function summary(id: number, finishedAt: number): EpisodeSummary {
   const s = clone(fixtures.server.episode_summary) as unknown as EpisodeSummary
+  s.run_id = 'main'
   s.episode_id = id
   s.finished_at = finishedAt
   return s
@@ -84,7 +85,7 @@ describe('viewer store', () => {
   it('reports server errors and frees a waiting request', () => {
     const { store } = setup()
     store.loadReplay(5)
-    store.handle({ type: 'error', v: 1, code: 'unknown_episode', message: 'no episode 5', request: 'load_replay' }, 7)
+    store.handle({ type: 'error', v: 2, code: 'unknown_episode', message: 'no episode 5', request: 'load_replay' }, 7)
     expect(store.notice).toEqual({ code: 'unknown_episode', message: 'no episode 5', at: 7 })
     // The next episode is not mistaken for the replay.
     store.handle(episodeWithId(0, 1))

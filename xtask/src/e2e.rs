@@ -1,5 +1,7 @@
 //! `cargo xtask e2e`: the browser suite (`frontend/e2e/run.mjs`) against the real unified
-//! server `townlet-demo` (debug build) training a tiny pack on an ephemeral port.
+//! server `townlet-demo` (debug build) training a tiny pack on an ephemeral port: a lab of
+//! two runs of it (`--lab`: run picker, compare view, run links), or one run where the
+//! server has no `--lab` yet (the lab checks are then skipped).
 
 use crate::workspace::Workspace;
 use crate::{frontend, health, proc};
@@ -137,6 +139,27 @@ impl Server {
     }
 }
 
+/// The lab the suite runs: two runs of the test pack (different seeds, the second with an
+/// override, as a lesson would have), so that the viewer has two live runs to compare.
+pub fn lab_yaml(pack: &Path) -> String {
+    // Single-quoted YAML: a quote inside the path is written twice.
+    let pack = pack.display().to_string().replace('\'', "''");
+    format!(
+        "title: Browser test lab\n\
+         runs:\n  \
+         - {{name: first, pack: '{pack}', seed: 1}}\n  \
+         - {{name: second, pack: '{pack}', seed: 2, set: {{training.epsilon_decay: 0.9}}}}\n"
+    )
+}
+
+/// Whether this build of the server trains labs (`--lab FILE`).
+fn supports_lab(binary: &Path) -> bool {
+    Command::new(binary)
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--lab"))
+}
+
 fn run_against_server(ws: &Workspace, binary: &Path, pack: &Path, scratch: &Path) -> Result<()> {
     let port = health::free_port()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -144,9 +167,19 @@ fn run_against_server(ws: &Workspace, binary: &Path, pack: &Path, scratch: &Path
     let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     let err = out.try_clone().context("duplicating the log file handle")?;
     let mut cmd = Command::new(binary);
-    cmd.arg("--pack")
-        .arg(pack)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+    if supports_lab(binary) {
+        let lab = scratch.join("e2e-lab.yaml");
+        std::fs::write(&lab, lab_yaml(pack))
+            .with_context(|| format!("writing {}", lab.display()))?;
+        cmd.arg("--lab").arg(lab);
+    } else {
+        println!(
+            "xtask: {SERVER_BIN} has no --lab: one run of the test pack (run picker, compare \
+             view and run links are not checked)"
+        );
+        cmd.arg("--pack").arg(pack);
+    }
+    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .arg("--runs-root")
         .arg(scratch.join("runs"))
         .arg("--no-open")
@@ -231,6 +264,20 @@ mod tests {
         }
         // Test packs outside configs/ carry their own global actions beside them.
         assert!(pack.parent().unwrap().join("global_actions.yaml").is_file());
+    }
+
+    #[test]
+    fn the_lab_has_two_runs_of_the_pack() {
+        let yaml = lab_yaml(Path::new("/tmp/it's/e2e_tiny"));
+        let runs: Vec<&str> = yaml
+            .lines()
+            .filter(|l| l.starts_with("  - {name: "))
+            .collect();
+        assert_eq!(runs.len(), 2, "{yaml}");
+        for run in &runs {
+            assert!(run.contains("pack: '/tmp/it''s/e2e_tiny'"), "{run}");
+        }
+        assert!(yaml.starts_with("title: "), "{yaml}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 // into `./generated/protocol.ts` (docs/protocol.md is the reference), plus the run-time
 // checks of incoming frames. Non-finite floats arrive as `null`.
 
-import type { ClientMessage as GeneratedClientMessage, Filter, ServerFrame, Speed, StepColumns, StepRow } from './generated/protocol'
+import type { ClientMessage, Filter, RunInfo, ServerFrame, Speed, StepColumns, StepRow } from './generated/protocol'
 import { PROTOCOL_VERSION } from './generated/protocol'
 
 export { PROTOCOL_VERSION }
@@ -10,6 +10,7 @@ export type {
   AffordanceInfo,
   AffordancePosition,
   CascadeInfo,
+  ClientMessage,
   Delivery,
   EndReason,
   EpisodeMetadata,
@@ -24,6 +25,8 @@ export type {
   Order,
   RecordingFilters,
   RecordingInfo,
+  RunInfo,
+  RunStatus,
   SessionInfo,
   Source,
   Speed,
@@ -33,47 +36,8 @@ export type {
   Totals,
 } from './generated/protocol'
 
-// --- Runs (protocol version 2) -------------------------------------------------------
-// Written against the agreed version-2 contract (docs/protocol.md) until the generated
-// types carry it; then these give way to the generated ones.
-
-export type RunStatus = 'live' | 'finished' | 'stale' | 'recorded'
-/** One run of the server (`hello.runs`, `runs.runs`, `GET /api/runs`). */
-export interface RunInfo {
-  id: string
-  name: string
-  pack: string
-  seed: number
-  overrides: Record<string, string>
-  status: RunStatus
-  mode: 'live' | 'checkpoint'
-  episodes: number
-  best_survival: number | null
-  mean_survival_100: number | null
-  curriculum_stage: number
-  /** Mean survival per bucket of episodes, oldest first (at most 50 points). */
-  sparkline: number[]
-}
-/** What a version-2 server adds to every run-specific message. */
-interface RunFields {
-  run_id?: string | null
-}
-interface HelloRuns {
-  run_id?: string
-  runs?: RunInfo[]
-  lab_title?: string | null
-}
-interface RunsMessage {
-  type: 'runs'
-  v: number
-  runs: RunInfo[]
-  lab_title: string | null
-}
-
-/** A client message: the generated ones plus `watch {run_id}`. */
-export type ClientMessage = GeneratedClientMessage | { type: 'watch'; run_id: string }
 /** A server message as received: its `type`, `v` and its fields. */
-export type ServerMessage = (Exclude<ServerFrame, { type: 'hello' }> & RunFields) | (Extract<ServerFrame, { type: 'hello' }> & HelloRuns) | RunsMessage
+export type ServerMessage = ServerFrame
 /** The received message of one `type`. */
 export type MessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>
 export type Hello = MessageOf<'hello'>
@@ -97,15 +61,15 @@ export type DecodeResult =
 /** Fields each server message must carry, checked before the app trusts a frame (names
  * checked against the generated types). */
 const REQUIRED: { [K in ServerMessage['type']]: (keyof MessageOf<K> & string)[] } = {
-  hello: ['mode', 'pack', 'grid', 'meters', 'actions', 'affordances', 'cascades', 'temporal', 'limits'],
-  episode_summary: ['episode_id', 'source', 'metadata', 'finished_at'],
-  episode: ['episode_id', 'source', 'metadata', 'layout', 'start', 'steps', 'finished_at'],
-  episode_start: ['episode_id', 'source', 'layout', 'start', 'total_steps'],
-  step: ['episode_id', 'index', 'step', 'position', 'meters', 'action'],
-  episode_end: ['episode_id', 'metadata'],
-  stats: ['episodes_trained', 'dropped'],
-  model_loaded: ['checkpoint', 'checkpoint_episode'],
-  recordings: ['items', 'total'],
+  hello: ['run_id', 'runs', 'lab_title', 'mode', 'pack', 'grid', 'meters', 'actions', 'affordances', 'cascades', 'temporal', 'limits'],
+  episode_summary: ['run_id', 'episode_id', 'source', 'metadata', 'finished_at'],
+  episode: ['run_id', 'episode_id', 'source', 'metadata', 'layout', 'start', 'steps', 'finished_at'],
+  episode_start: ['run_id', 'episode_id', 'source', 'layout', 'start', 'total_steps'],
+  step: ['run_id', 'episode_id', 'index', 'step', 'position', 'meters', 'action'],
+  episode_end: ['run_id', 'episode_id', 'metadata'],
+  stats: ['run_id', 'episodes_trained', 'dropped'],
+  model_loaded: ['run_id', 'checkpoint', 'checkpoint_episode'],
+  recordings: ['run_id', 'items', 'total'],
   error: ['code', 'message'],
   runs: ['runs', 'lab_title'],
 }
@@ -163,15 +127,10 @@ export function decode(text: unknown): DecodeResult {
   for (const field of REQUIRED[type as ServerMessage['type']]) {
     if (!(field in obj)) return { ok: false, error: `${type} without ${field}` }
   }
-  // Version 2 (runs): a hello names the watched run and lists the server's runs.
-  if (type === 'hello' && (PROTOCOL_VERSION >= 2 || 'runs' in obj)) {
-    if (typeof obj.run_id !== 'string') return { ok: false, error: 'hello without run_id' }
+  // A hello lists the server's runs, a runs message too; run ids are strings.
+  if (type === 'hello' || type === 'runs') {
     const bad = checkRuns(obj.runs)
-    if (bad !== null) return { ok: false, error: `hello: ${bad}` }
-  }
-  if (type === 'runs') {
-    const bad = checkRuns(obj.runs)
-    if (bad !== null) return { ok: false, error: `runs: ${bad}` }
+    if (bad !== null) return { ok: false, error: `${type}: ${bad}` }
   }
   if ('run_id' in obj && obj.run_id !== null && typeof obj.run_id !== 'string') {
     return { ok: false, error: `${type}: run_id is not a string` }

@@ -86,7 +86,7 @@ function viewerStore() {
   /** A jump / replay / get_episode is on its way: show it at once when it comes. */
   const explicitPending = ref(false)
   const decodeErrors = ref(0)
-  /** Every run of the server (protocol version 2; one run `main` otherwise). */
+  /** Every run of the server (one run `main` unless it serves several). */
   const runs = shallowRef<RunInfo[]>([])
   const labTitle = ref<string | null>(null)
   /** The run this viewer asked to watch (`watch`); null: whatever the server starts with. */
@@ -160,13 +160,13 @@ function viewerStore() {
     switch (message.type) {
       case 'hello': {
         const previous = hello.value?.run_id ?? null
-        const run = message.run_id ?? null
-        if (message.runs) runs.value = markRaw(message.runs)
-        if (message.lab_title !== undefined) labTitle.value = message.lab_title
+        const run = message.run_id
+        runs.value = markRaw(message.runs)
+        labTitle.value = message.lab_title
         if (hello.value !== null && previous !== run) forgetRun()
         hello.value = markRaw(message)
         // The server starts a (re)connection on its first run: ask again for ours.
-        if (wantRun.value !== null && run !== null && run !== wantRun.value) {
+        if (wantRun.value !== null && run !== wantRun.value) {
           if (runs.value.some((r) => r.id === wantRun.value)) send({ type: 'watch', run_id: wantRun.value })
           else notice.value = { code: 'unknown_run', message: `no run ${wantRun.value} on this server`, at: nowMs }
         }
@@ -174,7 +174,7 @@ function viewerStore() {
         // Re-send this viewer's choices: a reconnect starts a fresh server session.
         send({ type: 'subscribe', delivery: 'episode', speed: playback.speed, filter: filter.value })
         if (greedy.value && message.mode === 'checkpoint') send({ type: 'set_policy', greedy: true })
-        if (wanted.value !== null && (wantRun.value === null || run === null || run === wantRun.value)) send({ type: 'get_episode', id: wanted.value.id })
+        if (wanted.value !== null && (wantRun.value === null || run === wantRun.value)) send({ type: 'get_episode', id: wanted.value.id })
         break
       }
       case 'runs':
