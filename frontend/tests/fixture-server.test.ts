@@ -157,4 +157,18 @@ describe('fixture server', () => {
     expect(hello.run_id).toBe('with-curiosity')
     c.ws.close()
   })
+
+  it('serves one run `main` with single', async () => {
+    const one = await startFixtureServer({ port: 0, single: true })
+    try {
+      const ws = new WebSocket(`${one.url.replace('http', 'ws')}/ws`)
+      const hello = await new Promise<Msg>((ok) => ws.on('message', (d) => ok(JSON.parse(d.toString()) as Msg)))
+      expect(hello.run_id).toBe('main')
+      expect((hello.runs as { id: string }[]).map((r) => r.id)).toEqual(['main'])
+      expect(hello.lab_title).toBeNull()
+      ws.close()
+    } finally {
+      await one.close()
+    }
+  })
 })
