@@ -272,6 +272,8 @@ async function labChecks({ page, url, check, waitFor, text, num, shot }) {
   await check('the picker switches to another run', async () => {
     await page.locator(`[data-testid=run-row][data-run="${runs[1]}"] [data-testid=run-watch]`).click()
     await waitFor(`?run=${runs[1]}`, async () => search().get('run') === runs[1])
+    const name = (await page.locator(`[data-testid=run-row][data-run="${runs[1]}"] [data-testid=run-name]`).textContent())?.trim()
+    await waitFor(`its name (${name}) in the header`, async () => (await text('run-shown')) === name)
     await waitFor('its episodes', async () => Number.isFinite(await num('episode-id')) && Number.isFinite(await num('latest-id')))
   })
 
