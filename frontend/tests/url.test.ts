@@ -54,5 +54,8 @@ describe('URL state', () => {
     expect(historyMode(view({ runs: ['a'], ep: 40, step: 3 }), view({ runs: ['a'], ep: 40, step: 4 }))).toBe('replace')
     expect(historyMode(live, view({ runs: ['a'], speed: 10 }))).toBe('replace')
     expect(historyMode(live, view({ runs: ['a'], filter: { kind: 'failures' } }))).toBe('replace')
+    // Naming the server's first run, shown by a view without a run, is the same view.
+    expect(historyMode(view({}), view({ runs: ['a'] }), 'a')).toBe('replace')
+    expect(historyMode(view({}), view({ runs: ['b'] }), 'a')).toBe('push')
   })
 })

@@ -70,10 +70,12 @@ export function formatView(view: ViewState): string {
 }
 
 /** How the browser history takes a new view: a new entry for another run, comparison or
- * chosen episode; the same entry for step, speed and filter; nothing when equal. */
-export function historyMode(from: ViewState, to: ViewState): 'push' | 'replace' | null {
+ * chosen episode; the same entry for step, speed and filter; nothing when equal. A view
+ * without a run shows the server's first run, `defaultRun`: naming it is no new view. */
+export function historyMode(from: ViewState, to: ViewState, defaultRun: string | null = null): 'push' | 'replace' | null {
   if (formatView(from) === formatView(to)) return null
-  const views = (v: ViewState) => `${v.runs.join(',')}|${v.sync}`
+  const runs = (v: ViewState) => (v.runs.length === 0 && defaultRun !== null ? [defaultRun] : v.runs)
+  const views = (v: ViewState) => `${runs(v).join(',')}|${v.sync}`
   if (views(from) !== views(to)) return 'push'
   if (to.ep !== null && to.ep !== from.ep && to.step === null) return 'push'
   return 'replace'
