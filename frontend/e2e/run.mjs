@@ -2,10 +2,11 @@
 // Browser end-to-end checks of the viewer against any Townlet server (the unified
 // server, or the fixture server): TOWNLET_URL=http://127.0.0.1:PORT node e2e/run.mjs
 //
-// Drives Debian's chromium through playwright-core (never a downloaded browser, D3) with
-// the flags of D41. Screenshots go to $TOWNLET_SCREENSHOTS (default
-// <repo>/test-output/screenshots). No check asserts a duration (D28): each waits for
-// its event with a generous deadline; the frame-time figures are reported, not asserted.
+// Drives Debian's chromium through playwright-core (never a downloaded browser,
+// docs/decisions.md#what-ci-runs) with the flags of docs/decisions.md#browser-tests-as-root.
+// Screenshots go to $TOWNLET_SCREENSHOTS (default <repo>/test-output/screenshots). No check
+// asserts a duration (docs/decisions.md#tests-never-assert-timings): each waits for its event
+// with a generous deadline; the frame-time figures are reported, not asserted.
 
 import { chromium } from 'playwright-core'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -78,7 +79,8 @@ export async function measureFrames(page, ms) {
   return { frames: frames.length, p50_ms: at(0.5), p99_ms: at(0.99), max_ms: at(1), over_50ms: frames.filter((f) => f > 50).length }
 }
 
-/** Plays at `speed` for `ms` and reports frame times (D28: reported, never asserted). */
+/** Plays at `speed` for `ms` and reports frame times (reported, never asserted:
+ * docs/decisions.md#tests-never-assert-timings). */
 export async function measurePlayback({ url, speed = '50', ms = 8000 }) {
   const profile = mkdtempSync(join(tmpdir(), 'townlet-e2e-'))
   const context = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } })
@@ -337,17 +339,19 @@ async function labChecks({ page, url, check, waitFor, text, num, shot }) {
     // An episode the server still holds: the newest one of the run.
     await page.getByTestId('close-compare').click()
     await waitFor('the single view', async () => (await page.getByTestId('compare-view').count()) === 0)
-    await waitFor('a latest episode', async () => Number.isFinite(await num('latest-id')))
+    // The run shown now (the first of the two compared) and its newest episode.
+    const run = search().get('run') ?? runs[0]
+    await waitFor(`?run= with the newest episode of ${run}`, async () => search().get('run') === run && Number.isFinite(await num('latest-id')))
     const ep = await num('latest-id')
     const link = new URL(url)
-    link.search = `?run=${encodeURIComponent(runs[1])}&ep=${ep}&step=3`
+    link.search = `?run=${encodeURIComponent(run)}&ep=${ep}&step=3`
     for (const how of ['open', 'reload']) {
       if (how === 'open') await page.goto(link.href, { waitUntil: 'domcontentloaded' })
       else await page.reload({ waitUntil: 'domcontentloaded' })
       await waitFor(`episode ${ep} at step 3 (${how})`, async () => (await num('episode-id')) === ep && (await num('cursor')) === 3)
       if ((await page.getByTestId('play-pause').getAttribute('aria-pressed')) !== 'true') throw new Error('not paused on the linked step')
       const q = search()
-      if (q.get('run') !== runs[1] || q.get('ep') !== String(ep) || q.get('step') !== '3') throw new Error(`the URL became ${page.url()}`)
+      if (q.get('run') !== run || q.get('ep') !== String(ep) || q.get('step') !== '3') throw new Error(`the URL became ${page.url()}`)
     }
     await shot('deep-link')
   })

@@ -109,6 +109,17 @@ describe('viewer stores with runs', () => {
     expect(store.pinned).toBeNull()
   })
 
+  it('a link to an episode the server does not have shows the latest instead', () => {
+    const { store, sent } = setup('main')
+    store.getEpisode(99999, 3)
+    store.handle(hello('with-curiosity'))
+    store.handle({ type: 'error', v: 2, run_id: 'with-curiosity', code: 'unknown_episode', message: 'no episode 99999', request: 'get_episode' })
+    expect(sent.at(-1)).toEqual({ type: 'jump_live' })
+    expect(store.pinned).toBeNull()
+    store.handle(inRun(episodeWithId(0, 1300), 'with-curiosity'))
+    expect(store.episode?.episode_id).toBe(1300)
+  })
+
   it('in step, the server picks are not shown and the end asks for nothing', () => {
     const { store, sent } = setup('main')
     store.handle(hello('with-curiosity'))

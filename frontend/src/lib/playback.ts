@@ -1,4 +1,5 @@
-// Client-side playback of whole `episode` messages at the viewer's own speed (D17).
+// Client-side playback of whole `episode` messages at the viewer's own speed
+// (docs/decisions.md#delivery-model).
 // The cursor counts steps shown: 0 is the start state, k the state after step k.
 // When an episode has been shown to its end, the player asks the server for the next
 // one (`next {after}`), exactly once per episode.

@@ -241,7 +241,15 @@ function viewerStore() {
       case 'error':
         notice.value = { code: message.code, message: message.message, at: nowMs }
         if (message.request === 'load_replay' || message.request === 'get_episode') explicitPending.value = false
-        if (message.request === 'get_episode') wanted.value = null
+        if (message.request === 'get_episode') {
+          wanted.value = null
+          pinned.value = null
+          // A link to an episode the server no longer has: show its latest instead of nothing.
+          if (playback.episode === null) {
+            explicitPending.value = true
+            send({ type: 'jump_live' })
+          }
+        }
         if (message.request === 'next') playback.awaitingNext = false
         break
       // Server-paced delivery is for thin clients; this app subscribes with `episode`.
