@@ -267,6 +267,7 @@ impl ModelThread {
             header.epsilon
         );
         self.hub.set_model(proto::ModelLoaded {
+            run_id: self.hub.id().to_owned(),
             checkpoint: name,
             checkpoint_episode: header.episode,
             epsilon: header.epsilon as f32,

@@ -77,12 +77,14 @@ pub fn steps(ep: &rec::LiveEpisode) -> proto::StepColumns {
 
 /// The whole `episode` message.
 pub fn episode(
+    run_id: &str,
     ep: &rec::LiveEpisode,
     source: proto::Source,
     checkpoint_episode: Option<u64>,
     sent_at: u64,
 ) -> proto::ServerMessage {
     proto::ServerMessage::Episode(proto::Episode {
+        run_id: run_id.to_owned(),
         episode_id: ep.episode_id,
         source,
         checkpoint_episode,
@@ -97,12 +99,14 @@ pub fn episode(
 }
 
 pub fn summary(
+    run_id: &str,
     ep: &rec::LiveEpisode,
     source: proto::Source,
     checkpoint_episode: Option<u64>,
     sent_at: u64,
 ) -> proto::ServerMessage {
     proto::ServerMessage::EpisodeSummary(proto::EpisodeSummary {
+        run_id: run_id.to_owned(),
         episode_id: ep.episode_id,
         source,
         checkpoint_episode,

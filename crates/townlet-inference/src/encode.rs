@@ -1,4 +1,5 @@
-//! The message encodings the server uses, public for benchmarks and tools.
+//! The message encodings the server uses, public for benchmarks and tools (as for the
+//! one run of [`crate::serve`], id [`crate::MAIN_RUN`]).
 
 use townlet_protocol::{ServerMessage, Source, to_json, unix_ms_now};
 use townlet_recording::LiveEpisode;
@@ -11,6 +12,7 @@ pub fn episode_json(
     checkpoint_episode: Option<u64>,
 ) -> String {
     to_json(&crate::convert::episode(
+        crate::MAIN_RUN,
         episode,
         source,
         checkpoint_episode,
@@ -21,6 +23,7 @@ pub fn episode_json(
 /// The `episode_summary` JSON pushed to every client.
 pub fn summary_json(episode: &LiveEpisode, source: Source) -> String {
     to_json(&crate::convert::summary(
+        crate::MAIN_RUN,
         episode,
         source,
         None,
@@ -31,5 +34,5 @@ pub fn summary_json(episode: &LiveEpisode, source: Source) -> String {
 /// The `episode` message as a value (tests compare it field by field with the stored
 /// episode).
 pub fn episode_message(episode: &LiveEpisode, source: Source) -> ServerMessage {
-    crate::convert::episode(episode, source, None, unix_ms_now())
+    crate::convert::episode(crate::MAIN_RUN, episode, source, None, unix_ms_now())
 }

@@ -46,6 +46,12 @@ pub enum ServerError {
     },
     #[error("cannot watch the checkpoint folder for new checkpoints")]
     Watch(#[from] notify::Error),
+    #[error("run id {0:?} is not URL-safe: use 1 to 64 of A-Z a-z 0-9 . _ - ~")]
+    RunId(String),
+    #[error("two runs have the id {0:?}; run ids must be unique")]
+    DuplicateRun(String),
+    #[error("{0} is not a folder")]
+    NoRunsRoot(PathBuf),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 }

@@ -1,8 +1,10 @@
 //! HTTP routes (docs/decisions.md#one-port-serves-everything): `/ws`, `/healthz`,
-//! `/api/*`, `/metrics`, static `/`.
+//! `/api/*`, `/metrics`, static `/`. The per-run routes take `?run=<id>` and describe the
+//! first run without it.
 
-use crate::hub::Hub;
+use crate::hub::{Common, Hub};
 use crate::replay;
+use crate::runs::Runs;
 use crate::session;
 use serde_json::json;
 use std::collections::HashMap;
@@ -14,15 +16,37 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::{self, Reply, Response};
 
-fn with_hub(
-    hub: Arc<Hub>,
-) -> impl Filter<Extract = (Arc<Hub>,), Error = std::convert::Infallible> + Clone {
-    warp::any().map(move || Arc::clone(&hub))
+type Query = HashMap<String, String>;
+
+/// The run a request names with `?run=`, else the first run.
+fn with_run(
+    runs: Runs,
+) -> impl Filter<Extract = (Result<Arc<Hub>, Response>, Query), Error = warp::Rejection> + Clone {
+    warp::query::<Query>()
+        .and_then(move |q: Query| {
+            let hub = match q.get("run") {
+                Some(id) => runs.hub(id).ok_or_else(|| {
+                    error_reply(&ProtocolError::new(
+                        ErrorCode::UnknownRun,
+                        format!("no run `{id}` on this server"),
+                    ))
+                }),
+                None => runs.first().ok_or_else(|| {
+                    error_reply(&ProtocolError::new(
+                        ErrorCode::NotAvailable,
+                        "this server has no runs yet",
+                    ))
+                }),
+            };
+            let found: Result<_, warp::Rejection> = Ok((hub, q));
+            std::future::ready(found)
+        })
+        .untuple_one()
 }
 
 fn error_reply(e: &ProtocolError) -> Response {
     let status = match e.code {
-        ErrorCode::UnknownEpisode => StatusCode::NOT_FOUND,
+        ErrorCode::UnknownEpisode | ErrorCode::UnknownRun => StatusCode::NOT_FOUND,
         ErrorCode::NotAvailable => StatusCode::NOT_FOUND,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
@@ -40,35 +64,65 @@ fn json_text(text: String) -> Response {
 
 /// Every route, ready for `warp::serve`.
 pub(crate) fn routes(
-    hub: Arc<Hub>,
+    common: Arc<Common>,
+    runs: Runs,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    let transport_limit = hub.opts.max_frame.saturating_mul(4);
-    let ws = warp::path("ws")
-        .and(warp::path::end())
-        .and(warp::ws())
-        .and(with_hub(Arc::clone(&hub)))
-        .map(move |ws: warp::ws::Ws, hub: Arc<Hub>| {
-            // Frames up to 4× the limit reach the session, which answers `error` and
-            // closes with 1009 (docs/decisions.md#oversized-and-malformed-frames); beyond
-            // that the WebSocket layer cuts them off.
-            ws.max_message_size(transport_limit)
-                .max_frame_size(transport_limit)
-                .on_upgrade(move |socket| session::run(hub, socket))
-                .into_response()
-        });
+    let transport_limit = common.opts.max_frame.saturating_mul(4);
+    let static_dir = common.opts.static_dir.clone();
+    let ws = {
+        let (common, runs) = (Arc::clone(&common), runs.clone());
+        warp::path("ws")
+            .and(warp::path::end())
+            .and(warp::ws())
+            .and(warp::query::<Query>())
+            .map(move |ws: warp::ws::Ws, q: Query| {
+                let (common, runs) = (Arc::clone(&common), runs.clone());
+                let requested = q.get("run").cloned();
+                // Frames up to 4× the limit reach the session, which answers `error` and
+                // closes with 1009 (docs/decisions.md#oversized-and-malformed-frames);
+                // beyond that the WebSocket layer cuts them off.
+                ws.max_message_size(transport_limit)
+                    .max_frame_size(transport_limit)
+                    .on_upgrade(move |socket| session::run(common, runs, requested, socket))
+                    .into_response()
+            })
+    };
 
     let healthz = warp::path("healthz")
         .and(warp::path::end())
         .map(|| "ok\n".into_response());
 
-    let status = warp::path!("api" / "status")
-        .and(with_hub(Arc::clone(&hub)))
-        .map(|hub: Arc<Hub>| reply::json(&status_json(&hub)).into_response());
+    let runs_list = {
+        let runs = runs.clone();
+        warp::path!("api" / "runs").map(move || reply::json(&runs.infos()).into_response())
+    };
+
+    let status = {
+        let (common, all) = (Arc::clone(&common), runs.clone());
+        warp::path!("api" / "status")
+            .and(with_run(runs.clone()))
+            .map(move |hub: Result<Arc<Hub>, Response>, _q: Query| {
+                let mut status = match hub {
+                    Ok(hub) => status_json(&hub),
+                    Err(_) => json!({"protocol_version": proto::PROTOCOL_VERSION}),
+                };
+                status["runs"] = json!(all.ids().len());
+                status["clients"] = json!(common.client_count());
+                status["uptime_s"] = json!(common.started.elapsed().as_secs());
+                status["clients_timed_out"] =
+                    json!(common.clients_timed_out.load(Ordering::Relaxed));
+                status["clients_refused"] = json!(common.clients_refused.load(Ordering::Relaxed));
+                reply::json(&status).into_response()
+            })
+    };
 
     let episodes = warp::path!("api" / "episodes")
-        .and(warp::query::<HashMap<String, String>>())
-        .and(with_hub(Arc::clone(&hub)))
-        .then(|q: HashMap<String, String>, hub: Arc<Hub>| async move {
+        .and(with_run(runs.clone()))
+        .then(|hub: Result<Arc<Hub>, Response>, q: Query| async move {
+            let hub = match hub {
+                Ok(hub) => hub,
+                Err(reply) => return reply,
+            };
             let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
                 None => 1000,
                 Some(Ok(l)) if (1..=100_000).contains(&l) => l,
@@ -86,45 +140,56 @@ pub(crate) fn routes(
         });
 
     let recordings = warp::path!("api" / "recordings")
-        .and(warp::query::<HashMap<String, String>>())
-        .and(with_hub(Arc::clone(&hub)))
-        .then(|q: HashMap<String, String>, hub: Arc<Hub>| async move {
+        .and(with_run(runs.clone()))
+        .then(|hub: Result<Arc<Hub>, Response>, q: Query| async move {
+            let hub = match hub {
+                Ok(hub) => hub,
+                Err(reply) => return reply,
+            };
             let filters = match recording_filters(&q) {
                 Ok(f) => f,
                 Err(e) => return error_reply(&e),
             };
             match replay::list(hub.run_dir.as_deref(), filters).await {
-                Ok(list) => reply::json(&list).into_response(),
-                Err(e) => error_reply(&e),
-            }
-        });
-
-    let recording = warp::path!("api" / "recordings" / u64)
-        .and(with_hub(Arc::clone(&hub)))
-        .then(|id: u64, hub: Arc<Hub>| async move {
-            match replay::load(hub.run_dir.as_deref(), id).await {
-                Ok(ep) => {
-                    let entry = crate::hub::Entry::new(ep, proto::Source::Replay, None, false);
-                    json_text(entry.json().to_string())
+                Ok(mut list) => {
+                    list.run_id = hub.id().to_owned();
+                    reply::json(&list).into_response()
                 }
                 Err(e) => error_reply(&e),
             }
         });
 
-    let metrics = warp::path("metrics")
-        .and(warp::path::end())
-        .and(with_hub(Arc::clone(&hub)))
-        .map(|hub: Arc<Hub>| {
-            reply::with_header(
-                metrics_text(&hub),
-                "content-type",
-                "text/plain; version=0.0.4; charset=utf-8",
-            )
-            .into_response()
-        });
+    let recording = warp::path!("api" / "recordings" / u64)
+        .and(with_run(runs.clone()))
+        .then(
+            |id: u64, hub: Result<Arc<Hub>, Response>, _q: Query| async move {
+                let hub = match hub {
+                    Ok(hub) => hub,
+                    Err(reply) => return reply,
+                };
+                match replay::load(hub.run_dir.as_deref(), id).await {
+                    Ok(ep) => {
+                        let entry = crate::hub::Entry::new(ep, proto::Source::Replay, None, false);
+                        json_text(entry.json(hub.id()).to_string())
+                    }
+                    Err(e) => error_reply(&e),
+                }
+            },
+        );
+
+    let metrics = warp::path("metrics").and(warp::path::end()).map(move || {
+        reply::with_header(
+            metrics_text(&common, &runs),
+            "content-type",
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
+        .into_response()
+    });
 
     let api = ws
         .or(healthz)
+        .unify()
+        .or(runs_list)
         .unify()
         .or(status)
         .unify()
@@ -136,9 +201,7 @@ pub(crate) fn routes(
         .unify()
         .or(metrics)
         .unify();
-    api.or(static_files(hub.opts.static_dir.clone()))
-        .unify()
-        .boxed()
+    api.or(static_files(static_dir)).unify().boxed()
 }
 
 /// The built frontend, with `index.html` for unknown paths (client-side routes); when
@@ -253,23 +316,25 @@ pub(crate) fn status_json(hub: &Hub) -> serde_json::Value {
         "episodes_streamed": totals.episodes_streamed,
         "dropped": totals.dropped,
         "callback_failures": callback_failures(hub),
-        "clients": hub.client_count(),
-        "uptime_s": hub.started.elapsed().as_secs(),
+        "run_id": hub.id(),
+        "watching": hub.client_count(),
         "queue_len": hub.queue_len(),
         "skipped": c.skipped.load(Ordering::Relaxed),
-        "clients_timed_out": c.clients_timed_out.load(Ordering::Relaxed),
-        "clients_refused": c.clients_refused.load(Ordering::Relaxed),
         "model": hub.model(),
         "run_dir": hub.run_dir.as_ref().map(|d| d.display().to_string()),
         "protocol_version": proto::PROTOCOL_VERSION,
     })
 }
 
-pub(crate) fn metrics_text(hub: &Hub) -> String {
+/// Prometheus text: every counter summed over the runs.
+pub(crate) fn metrics_text(common: &Common, runs: &Runs) -> String {
     use std::fmt::Write;
-    let totals = hub.totals();
-    let c = &hub.counters;
+    let hubs = runs.served();
+    let sum = |f: &dyn Fn(&Hub) -> u64| -> f64 { hubs.iter().map(|h| f(h)).sum::<u64>() as f64 };
     let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let totals: Vec<proto::Totals> = hubs.iter().map(|h| h.totals()).collect();
+    let total =
+        |f: &dyn Fn(&proto::Totals) -> u64| -> f64 { totals.iter().map(f).sum::<u64>() as f64 };
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
         let _ = writeln!(out, "# HELP townlet_{name} {help}");
@@ -280,109 +345,109 @@ pub(crate) fn metrics_text(hub: &Hub) -> String {
         "episodes_trained_total",
         "counter",
         "Episodes finished by the trainer (live) or played by the server (checkpoint).",
-        totals.episodes_trained as f64,
+        total(&|t| t.episodes_trained),
     );
     metric(
         "steps_trained_total",
         "counter",
         "Env steps in those episodes.",
-        totals.steps_trained as f64,
+        total(&|t| t.steps_trained),
     );
     metric(
         "episodes_streamed_total",
         "counter",
         "Episodes that reached the server.",
-        totals.episodes_streamed as f64,
+        total(&|t| t.episodes_streamed),
     );
     metric(
         "live_dropped_total",
         "counter",
         "Episodes the live queue dropped because it was full.",
-        totals.dropped as f64,
+        total(&|t| t.dropped),
     );
     metric(
         "callback_failures_total",
         "counter",
         "Live-stream callback failures.",
-        callback_failures(hub) as f64,
+        sum(&callback_failures),
     );
     metric(
         "live_queue_length",
         "gauge",
         "Episodes waiting in the live queue.",
-        f64::from(hub.queue_len()),
+        sum(&|h| u64::from(h.queue_len())),
     );
     metric(
         "clients",
         "gauge",
         "Connected WebSocket clients.",
-        hub.client_count() as f64,
+        common.client_count() as f64,
     );
     metric(
         "clients_connected_total",
         "counter",
         "WebSocket clients accepted since start.",
-        l(&c.clients_total) as f64,
+        l(&common.clients_total) as f64,
     );
     metric(
         "clients_refused_total",
         "counter",
         "WebSocket clients refused (server full).",
-        l(&c.clients_refused) as f64,
+        l(&common.clients_refused) as f64,
     );
     metric(
         "clients_timed_out_total",
         "counter",
         "Clients dropped because they stopped reading.",
-        l(&c.clients_timed_out) as f64,
+        l(&common.clients_timed_out) as f64,
     );
     metric(
         "summaries_sent_total",
         "counter",
         "episode_summary messages queued to clients.",
-        l(&c.summaries_sent) as f64,
+        sum(&|h| l(&h.counters.summaries_sent)),
     );
     metric(
         "episodes_sent_total",
         "counter",
         "Full episode messages queued to clients.",
-        l(&c.episodes_sent) as f64,
+        sum(&|h| l(&h.counters.episodes_sent)),
     );
     metric(
         "client_skipped_total",
         "counter",
         "Episodes skipped by slow or live-following clients.",
-        l(&c.skipped) as f64,
+        sum(&|h| l(&h.counters.skipped)),
     );
     metric(
         "bad_requests_total",
         "counter",
         "Client messages answered with an error.",
-        l(&c.bad_requests) as f64,
+        sum(&|h| l(&h.counters.bad_requests)),
     );
     metric(
         "checkpoint_errors_total",
         "counter",
         "Checkpoints that failed to load.",
-        l(&c.checkpoint_errors) as f64,
+        sum(&|h| l(&h.counters.checkpoint_errors)),
     );
     metric(
         "models_loaded_total",
         "counter",
         "Checkpoints loaded.",
-        l(&c.models_loaded) as f64,
+        sum(&|h| l(&h.counters.models_loaded)),
     );
     metric(
         "steps_per_second",
         "gauge",
         "Env steps per second over the last stats interval.",
-        hub.steps_rate(),
+        hubs.iter().map(|h| h.steps_rate()).sum(),
     );
     metric(
         "uptime_seconds",
         "gauge",
         "Seconds since the server started.",
-        hub.started.elapsed().as_secs_f64(),
+        common.started.elapsed().as_secs_f64(),
     );
     out
 }

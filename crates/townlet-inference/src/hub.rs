@@ -6,6 +6,7 @@ use crate::convert;
 use crate::live::LiveCounters;
 use crate::options::ServerOptions;
 use crate::queue::{Kind, OutQueue};
+use crate::runs::RunMeta;
 use crate::world::WorldInfo;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -47,10 +48,12 @@ impl Entry {
         self.episode.episode_id
     }
 
-    /// The `episode` message, serialized on first use and shared by every client after.
-    pub(crate) fn json(&self) -> Arc<str> {
+    /// The `episode` message of run `run_id` (the run whose ring holds it), serialized on
+    /// first use and shared by every client after.
+    pub(crate) fn json(&self, run_id: &str) -> Arc<str> {
         Arc::clone(self.json.get_or_init(|| {
             Arc::from(to_json(&convert::episode(
+                run_id,
                 &self.episode,
                 self.source,
                 self.checkpoint_episode,
@@ -66,7 +69,61 @@ struct Ring {
     history: VecDeque<proto::HistoryPoint>,
 }
 
-/// Counters of the server itself (for `/metrics` and `/api/status`).
+/// What every run's hub shares: the options, the shutdown signal and the clients.
+#[derive(Debug)]
+pub(crate) struct Common {
+    pub opts: ServerOptions,
+    pub shutdown: watch::Receiver<bool>,
+    pub started: Instant,
+    clients: AtomicU64,
+    next_client: AtomicU64,
+    pub clients_total: AtomicU64,
+    pub clients_refused: AtomicU64,
+    pub clients_timed_out: AtomicU64,
+}
+
+impl Common {
+    pub(crate) fn new(opts: ServerOptions, shutdown: watch::Receiver<bool>) -> Common {
+        Common {
+            opts,
+            shutdown,
+            started: Instant::now(),
+            clients: AtomicU64::new(0),
+            next_client: AtomicU64::new(0),
+            clients_total: AtomicU64::new(0),
+            clients_refused: AtomicU64::new(0),
+            clients_timed_out: AtomicU64::new(0),
+        }
+    }
+
+    /// Connected WebSocket clients of the whole server.
+    pub(crate) fn client_count(&self) -> usize {
+        self.clients.load(Ordering::Acquire) as usize
+    }
+
+    /// A new client's id and handle, unless the server is full.
+    pub(crate) fn register(&self) -> Option<(u64, Arc<ClientHandle>)> {
+        let max = self.opts.max_clients as u64;
+        self.clients
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        self.clients_total.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_client.fetch_add(1, Ordering::Relaxed);
+        let handle = Arc::new(ClientHandle {
+            queue: OutQueue::new(self.opts.client_queue),
+            greeted: std::sync::atomic::AtomicBool::new(false),
+        });
+        Some((id, handle))
+    }
+
+    pub(crate) fn unregister(&self) {
+        self.clients.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Counters of one run's hub (for `/metrics` and `/api/status`).
 #[derive(Debug, Default)]
 pub(crate) struct ServerCounters {
     pub episodes_streamed: AtomicU64,
@@ -74,9 +131,6 @@ pub(crate) struct ServerCounters {
     pub episodes_sent: AtomicU64,
     pub summaries_sent: AtomicU64,
     pub skipped: AtomicU64,
-    pub clients_total: AtomicU64,
-    pub clients_refused: AtomicU64,
-    pub clients_timed_out: AtomicU64,
     pub bad_requests: AtomicU64,
     pub checkpoint_errors: AtomicU64,
     pub models_loaded: AtomicU64,
@@ -94,10 +148,12 @@ pub(crate) trait Generate: Send + Sync {
     fn request(&self, greedy: bool);
 }
 
+/// One run being served: its ring of recent episodes, history, model and watchers.
 pub(crate) struct Hub {
+    pub run: Arc<RunMeta>,
+    pub common: Arc<Common>,
     pub mode: proto::Mode,
     pub world: WorldInfo,
-    pub opts: ServerOptions,
     pub run_dir: Option<PathBuf>,
     pub started: Instant,
     /// Checkpoint mode: `--greedy` (every viewer starts greedy).
@@ -105,16 +161,17 @@ pub(crate) struct Hub {
     pub live: Option<(Arc<LiveCounters>, flume::Receiver<Arc<LiveEpisode>>)>,
     pub counters: ServerCounters,
     ring: RwLock<Ring>,
+    /// The clients watching this run.
     clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
-    next_client: AtomicU64,
     /// Id of the newest episode + 1 (0 = none yet); sessions waiting for `next` watch it.
     pub version: watch::Sender<u64>,
-    pub shutdown: watch::Receiver<bool>,
     pub generator: OnceLock<Box<dyn Generate>>,
     /// Checkpoint mode: the model in use, as sent in `model_loaded`.
     pub model: RwLock<Option<(proto::ModelLoaded, Arc<str>)>>,
     /// f64 bits of the last measured steps/s.
     steps_rate: AtomicU64,
+    /// Samples for the steps/s rate.
+    pub rate: Mutex<crate::server::RateWindow>,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -170,20 +227,19 @@ fn matches(
 }
 
 impl Hub {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        mode: proto::Mode,
+        run: Arc<RunMeta>,
+        common: Arc<Common>,
         world: WorldInfo,
-        opts: ServerOptions,
         run_dir: Option<PathBuf>,
         default_greedy: bool,
         live: Option<(Arc<LiveCounters>, flume::Receiver<Arc<LiveEpisode>>)>,
-        shutdown: watch::Receiver<bool>,
     ) -> Hub {
         Hub {
-            mode,
+            mode: run.mode,
+            run,
+            common,
             world,
-            opts,
             run_dir,
             started: Instant::now(),
             default_greedy,
@@ -191,12 +247,27 @@ impl Hub {
             counters: ServerCounters::default(),
             ring: RwLock::default(),
             clients: Mutex::default(),
-            next_client: AtomicU64::new(0),
             version: watch::Sender::new(0),
-            shutdown,
             generator: OnceLock::new(),
             model: RwLock::new(None),
             steps_rate: AtomicU64::new(0f64.to_bits()),
+            rate: Mutex::new(crate::server::RateWindow::new(
+                crate::server::STEPS_RATE_WINDOW,
+            )),
+        }
+    }
+
+    /// The run's id (`run_id` of its messages).
+    pub(crate) fn id(&self) -> &str {
+        &self.run.id
+    }
+
+    /// Episodes trained by a live run's trainer (0 for other runs).
+    pub(crate) fn live_trained(&self) -> u64 {
+        if self.live.is_some() {
+            self.trained().0
+        } else {
+            0
         }
     }
 
@@ -204,30 +275,21 @@ impl Hub {
         self.clients.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Clients watching this run.
     pub(crate) fn client_count(&self) -> usize {
         self.clients().len()
     }
 
-    /// Registers a client unless the server is full.
-    pub(crate) fn register(&self) -> Option<(u64, Arc<ClientHandle>)> {
-        let mut clients = self.clients();
-        if clients.len() >= self.opts.max_clients {
-            return None;
-        }
-        let id = self.next_client.fetch_add(1, Ordering::Relaxed);
-        let handle = Arc::new(ClientHandle {
-            queue: OutQueue::new(self.opts.client_queue),
-            greeted: std::sync::atomic::AtomicBool::new(false),
-        });
-        clients.insert(id, Arc::clone(&handle));
-        self.counters.clients_total.fetch_add(1, Ordering::Relaxed);
+    /// A client starts watching this run (it counts as a viewer of a live run).
+    pub(crate) fn attach(&self, id: u64, handle: &Arc<ClientHandle>) {
+        self.clients().insert(id, Arc::clone(handle));
         if let Some((live, _)) = &self.live {
             live.viewers.fetch_add(1, Ordering::Relaxed);
         }
-        Some((id, handle))
     }
 
-    pub(crate) fn unregister(&self, id: u64) {
+    /// The client stops watching this run.
+    pub(crate) fn detach(&self, id: u64) {
         if self.clients().remove(&id).is_some()
             && let Some((live, _)) = &self.live
         {
@@ -264,7 +326,13 @@ impl Hub {
     /// waiting sessions woken.
     pub(crate) fn ingest(&self, entry: Entry) {
         let entry = Arc::new(entry);
+        if entry.source == Source::Training {
+            let m = &entry.episode.metadata;
+            self.run
+                .add_episode(entry.id(), m.survival_steps, m.curriculum_stage);
+        }
         let summary: Arc<str> = Arc::from(to_json(&convert::summary(
+            &self.run.id,
             &entry.episode,
             entry.source,
             entry.checkpoint_episode,
@@ -418,6 +486,7 @@ impl Hub {
         let latest = self.latest();
         let m = latest.as_ref().map(|e| &e.episode.metadata);
         ServerMessage::Stats(proto::Stats {
+            run_id: self.run.id.clone(),
             episodes_trained,
             steps_trained,
             steps_per_second: self.steps_rate(),
@@ -429,7 +498,7 @@ impl Hub {
             dropped: self.dropped(),
             skipped,
             last_loss: m.and_then(|m| m.loss_mean),
-            clients: self.client_count() as u32,
+            clients: self.common.client_count() as u32,
             uptime_s: self.started.elapsed().as_secs(),
             history: with_history.then(|| self.history()),
             sent_at: unix_ms_now(),
@@ -503,27 +572,42 @@ mod tests {
 
     fn hub() -> Hub {
         let (_tx, rx) = watch::channel(false);
-        Hub::new(
-            proto::Mode::Live,
-            WorldInfo {
-                pack: "t".into(),
-                grid: proto::GridSize {
-                    width: 1,
-                    height: 1,
-                },
-                meters: vec![],
-                actions: vec![],
-                affordances: vec![],
-                cascades: vec![],
-                temporal: false,
-                max_steps_per_episode: 1,
-                max_episodes: None,
+        let world = WorldInfo {
+            pack: "t".into(),
+            grid: proto::GridSize {
+                width: 1,
+                height: 1,
             },
-            ServerOptions::default(),
+            meters: vec![],
+            actions: vec![],
+            affordances: vec![],
+            cascades: vec![],
+            temporal: false,
+            max_steps_per_episode: 1,
+            max_episodes: None,
+        };
+        let run = crate::runs::ServedRun {
+            id: "main".into(),
+            name: "main".into(),
+            seed: 0,
+            overrides: Default::default(),
+            mode: crate::server::Mode::Recorded,
+            world: world.clone(),
+            run_dir: None,
+        };
+        let meta = RunMeta::new(
+            &run,
+            proto::Mode::Live,
+            proto::RunStatus::Live,
+            Arc::new(watch::Sender::new(0)),
+        );
+        Hub::new(
+            Arc::new(meta),
+            Arc::new(Common::new(ServerOptions::default(), rx)),
+            world,
             None,
             false,
             None,
-            rx,
         )
     }
 

@@ -29,6 +29,7 @@ mod live;
 mod options;
 mod queue;
 mod replay;
+mod runs;
 mod server;
 mod session;
 mod standalone;
@@ -40,6 +41,10 @@ pub use checkpoint::CheckpointSource;
 pub use error::ServerError;
 pub use live::{LIVE_QUEUE_CAPACITY, LiveCounters, LiveSender, LiveSource};
 pub use options::{DEFAULT_PORT, ServerOptions, bind};
-pub use server::{Mode, serve};
-pub use standalone::{StandaloneOptions, run_standalone, snapshot_pack};
+pub use runs::{MAX_RUN_ID_LEN, Runs, SPARKLINE_POINTS, ServedRun, valid_run_id};
+pub use server::{MAIN_RUN, Mode, serve, serve_runs};
+pub use standalone::{
+    RUNS_ROOT_POLL, StandaloneOptions, find_run_folders, run_id_for, run_standalone,
+    serve_runs_root, served_run_folder, snapshot_pack,
+};
 pub use world::WorldInfo;

@@ -73,7 +73,12 @@ pub(crate) async fn list(
             .take(filters.effective_limit() as usize)
             .map(convert::recording_info)
             .collect();
-        Ok(proto::Recordings { items, total })
+        // The caller names the run.
+        Ok(proto::Recordings {
+            run_id: String::new(),
+            items,
+            total,
+        })
     })
     .await
 }

@@ -2,9 +2,10 @@
 //! and its liveness checks (docs/protocol.md). Nothing here can block another client.
 
 use crate::convert;
-use crate::hub::{ClientHandle, Entry, Hub};
+use crate::hub::{ClientHandle, Common, Entry, Hub};
 use crate::queue::{Kind, Out};
 use crate::replay;
+use crate::runs::Runs;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -36,7 +37,10 @@ struct Playing {
 }
 
 struct Session {
+    /// The run this client watches.
     hub: Arc<Hub>,
+    runs: Runs,
+    id: u64,
     client: Arc<ClientHandle>,
     delivery: Delivery,
     speed: Speed,
@@ -52,14 +56,15 @@ struct Session {
 }
 
 /// Refuses a connection when the server is full, else runs the session to its end.
-pub(crate) async fn run(hub: Arc<Hub>, ws: WebSocket) {
-    let Some((id, client)) = hub.register() else {
-        hub.counters.clients_refused.fetch_add(1, Ordering::Relaxed);
-        refuse(ws, hub.opts.max_clients).await;
+/// `requested`: the run named by `/ws?run=`.
+pub(crate) async fn run(common: Arc<Common>, runs: Runs, requested: Option<String>, ws: WebSocket) {
+    let Some((id, client)) = common.register() else {
+        common.clients_refused.fetch_add(1, Ordering::Relaxed);
+        refuse(ws, common.opts.max_clients).await;
         return;
     };
     let (mut sink, mut stream) = ws.split();
-    let write_timeout = hub.opts.client_timeout;
+    let write_timeout = common.opts.client_timeout;
     let writer_client = Arc::clone(&client);
     let mut writer = tokio::spawn(async move {
         loop {
@@ -78,6 +83,37 @@ pub(crate) async fn run(hub: Arc<Hub>, ws: WebSocket) {
         }
     });
 
+    // The run to watch: the requested one, else the first (waiting for one to exist).
+    let mut shutdown = common.shutdown.clone();
+    if let Some(wanted) = requested.as_deref()
+        && runs.hub(wanted).is_none()
+    {
+        client.queue.push(
+            Arc::from(to_json(&unknown_run(wanted, &runs).to_server_message())),
+            Kind::Other,
+        );
+    }
+    let mut listed = runs.subscribe();
+    let first = loop {
+        if let Some(hub) = requested
+            .as_deref()
+            .and_then(|r| runs.hub(r))
+            .or_else(|| runs.first())
+        {
+            break Some(hub);
+        }
+        tokio::select! {
+            _ = listed.changed() => {}
+            _ = shutdown.changed() => break None,
+        }
+    };
+    let Some(hub) = first else {
+        writer.abort();
+        common.unregister();
+        return;
+    };
+    hub.attach(id, &client);
+
     let mut s = Session {
         delivery: Delivery::Episode,
         speed: Speed::default(),
@@ -89,17 +125,18 @@ pub(crate) async fn run(hub: Arc<Hub>, ws: WebSocket) {
         next_step_at: Instant::now(),
         pending: None,
         hub: Arc::clone(&hub),
+        runs,
+        id,
         client: Arc::clone(&client),
     };
     s.greet();
     client.greeted.store(true, Ordering::Release);
 
     let mut version = hub.version.subscribe();
-    let mut shutdown = hub.shutdown.clone();
     let mut last_heard = Instant::now();
-    let mut ping = tokio::time::interval(hub.opts.ping_interval);
+    let mut ping = tokio::time::interval(common.opts.ping_interval);
     ping.tick().await;
-    let max_frame = hub.opts.max_frame;
+    let max_frame = common.opts.max_frame;
 
     let end = loop {
         let stepping = s.playing.is_some() && !s.paused && s.delivery == Delivery::Steps;
@@ -122,7 +159,14 @@ pub(crate) async fn run(hub: Arc<Hub>, ws: WebSocket) {
                                 break End::FrameTooLarge;
                             }
                             match msg.to_str() {
-                                Ok(text) if msg.is_text() => s.handle(text).await,
+                                Ok(text) if msg.is_text() => {
+                                    let watched = Arc::clone(&s.hub);
+                                    s.handle(text).await;
+                                    // `watch` switched runs: follow the new run's episodes.
+                                    if !Arc::ptr_eq(&watched, &s.hub) {
+                                        version = s.hub.version.subscribe();
+                                    }
+                                }
                                 _ => s.error(&ProtocolError::new(
                                     ErrorCode::InvalidJson,
                                     "binary frames are not accepted: send JSON text frames",
@@ -142,7 +186,7 @@ pub(crate) async fn run(hub: Arc<Hub>, ws: WebSocket) {
             }
             _ = tokio::time::sleep_until(step_at), if stepping => s.step_tick(),
             _ = ping.tick() => {
-                if last_heard.elapsed() > hub.opts.client_timeout {
+                if last_heard.elapsed() > common.opts.client_timeout {
                     break End::TimedOut;
                 }
                 client.queue.push_ping();
@@ -165,7 +209,7 @@ pub(crate) async fn run(hub: Arc<Hub>, ws: WebSocket) {
                 (CLOSE_TOO_BIG, "frame too large")
             };
             client.queue.close(code, reason);
-            if tokio::time::timeout(hub.opts.shutdown_grace, &mut writer)
+            if tokio::time::timeout(common.opts.shutdown_grace, &mut writer)
                 .await
                 .is_err()
             {
@@ -173,15 +217,29 @@ pub(crate) async fn run(hub: Arc<Hub>, ws: WebSocket) {
             }
         }
         End::TimedOut => {
-            hub.counters
-                .clients_timed_out
-                .fetch_add(1, Ordering::Relaxed);
+            common.clients_timed_out.fetch_add(1, Ordering::Relaxed);
             tracing::info!(client = id, "client stopped reading; disconnected");
             writer.abort();
         }
         End::ClientGone => writer.abort(),
     }
-    hub.unregister(id);
+    s.hub.detach(id);
+    common.unregister();
+}
+
+/// The `unknown_run` error for `wanted`, listing the runs there are.
+fn unknown_run(wanted: &str, runs: &Runs) -> ProtocolError {
+    let mut shown: String = wanted.chars().take(64).collect();
+    if shown.len() < wanted.len() {
+        shown.push('…');
+    }
+    ProtocolError::new(
+        ErrorCode::UnknownRun,
+        format!(
+            "no run `{shown}` on this server (runs: {})",
+            runs.ids().join(", ")
+        ),
+    )
 }
 
 /// The server is full: one `error`, then a close.
@@ -210,7 +268,10 @@ impl Session {
             .counters
             .bad_requests
             .fetch_add(1, Ordering::Relaxed);
-        self.push(&e.to_server_message());
+        // A bad frame is about no run; a failed command is about the watched one.
+        let run_id =
+            (e.request.is_some() && e.code != ErrorCode::UnknownRun).then(|| self.hub.id());
+        self.push(&e.to_server_message_for(run_id));
     }
 
     fn policy(&self) -> Option<bool> {
@@ -230,11 +291,11 @@ impl Session {
     /// (docs/decisions.md#what-hello-carries).
     fn greet(&mut self) {
         let hub = Arc::clone(&self.hub);
-        self.push(&ServerMessage::Hello(hub.world.hello(
-            hub.mode,
-            hub.totals(),
-            self.session_info(),
-        )));
+        let mut hello = hub.world.hello(hub.mode, hub.totals(), self.session_info());
+        hello.run_id = hub.id().to_owned();
+        hello.runs = self.runs.infos();
+        hello.lab_title = self.runs.lab_title().map(str::to_owned);
+        self.push(&ServerMessage::Hello(hello));
         self.push(&hub.stats(0, true));
         if let Some(model) = hub.model_json() {
             self.client.queue.push(model, Kind::Other);
@@ -277,7 +338,9 @@ impl Session {
                     .counters
                     .episodes_sent
                     .fetch_add(1, Ordering::Relaxed);
-                self.client.queue.push(entry.json(), Kind::Episode);
+                self.client
+                    .queue
+                    .push(entry.json(self.hub.id()), Kind::Episode);
             }
             Delivery::Steps => self.start_steps(entry),
         }
@@ -286,6 +349,7 @@ impl Session {
     fn start_steps(&mut self, entry: Arc<Entry>) {
         let ep = &entry.episode;
         self.push(&ServerMessage::EpisodeStart(proto::EpisodeStart {
+            run_id: self.hub.id().to_owned(),
             episode_id: ep.episode_id,
             source: entry.source,
             checkpoint_episode: entry.checkpoint_episode,
@@ -328,6 +392,7 @@ impl Session {
         match ep.step(playing.index) {
             Some(step) => {
                 let msg = ServerMessage::Step(proto::StepMessage {
+                    run_id: self.hub.id().to_owned(),
                     episode_id: ep.episode_id,
                     index: playing.index as u32,
                     row: convert::step_row(step),
@@ -339,6 +404,7 @@ impl Session {
                 let source = playing.entry.source;
                 self.playing = None;
                 self.push(&ServerMessage::EpisodeEnd(proto::EpisodeEnd {
+                    run_id: self.hub.id().to_owned(),
                     episode_id: ep.episode_id,
                     source,
                     metadata: convert::metadata(&ep.metadata),
@@ -436,7 +502,8 @@ impl Session {
                 self.greedy = greedy;
             }
             ClientMessage::ListRecordings { filters } => {
-                let list = replay::list(self.hub.run_dir.as_deref(), filters).await?;
+                let mut list = replay::list(self.hub.run_dir.as_deref(), filters).await?;
+                list.run_id = self.hub.id().to_owned();
                 self.push(&ServerMessage::Recordings(list));
             }
             ClientMessage::Seek { index } => {
@@ -457,8 +524,30 @@ impl Session {
                 playing.index = index as usize;
                 self.next_step_at = Instant::now();
             }
+            ClientMessage::Watch { run_id } => {
+                let Some(hub) = self.runs.hub(&run_id) else {
+                    return Err(unknown_run(&run_id, &self.runs));
+                };
+                self.watch(hub);
+            }
         }
         Ok(())
+    }
+
+    /// Switches this client to another run: fresh greeting, same settings.
+    fn watch(&mut self, hub: Arc<Hub>) {
+        self.client.greeted.store(false, Ordering::Release);
+        self.hub.detach(self.id);
+        hub.attach(self.id, &self.client);
+        self.hub = hub;
+        self.current = None;
+        self.playing = None;
+        self.pending = None;
+        if self.hub.mode != proto::Mode::Checkpoint {
+            self.greedy = false;
+        }
+        self.greet();
+        self.client.greeted.store(true, Ordering::Release);
     }
 
     async fn recorded(&self, id: u64) -> Result<Arc<Entry>, ProtocolError> {

@@ -92,7 +92,7 @@ impl WorldInfo {
         Ok(WorldInfo::new(pack, &env))
     }
 
-    /// The `hello` message for a new connection.
+    /// The `hello` message for a new connection (the caller names the run and the runs).
     pub(crate) fn hello(
         &self,
         mode: proto::Mode,
@@ -101,6 +101,9 @@ impl WorldInfo {
     ) -> proto::Hello {
         proto::Hello {
             protocol_version: proto::PROTOCOL_VERSION,
+            run_id: String::new(),
+            runs: Vec::new(),
+            lab_title: None,
             mode,
             pack: self.pack.clone(),
             grid: self.grid,

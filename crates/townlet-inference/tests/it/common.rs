@@ -136,6 +136,18 @@ pub struct Server {
 }
 
 impl Server {
+    pub fn new(
+        addr: SocketAddr,
+        stop: oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Server {
+        Server {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }

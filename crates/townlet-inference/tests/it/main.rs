@@ -4,3 +4,4 @@ mod checkpoint;
 mod common;
 mod live;
 mod replay;
+mod runs;
