@@ -441,7 +441,8 @@ export async function startFixtureServer(opts = {}) {
   }
 
   const http = createServer(serveStatic)
-  // Accept bigger frames than the limit so an oversized one gets an `error` first (D35).
+  // Accept bigger frames than the limit so an oversized one gets an `error` first
+  // (docs/decisions.md#oversized-and-malformed-frames).
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * MAX_FRAME })
   http.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://x')

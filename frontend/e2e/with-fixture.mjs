@@ -55,7 +55,8 @@ for (const [name, opts, badge] of [
   }
 }
 
-// Smoothness at 50× with 500-step L1 episodes: measured and reported, not asserted (D28).
+// Smoothness at 50× with 500-step L1 episodes: measured and reported, not asserted
+// (docs/decisions.md#tests-never-assert-timings).
 const long = await startFixtureServer({ port: 0, long: true, intervalMs: 2000 })
 try {
   console.log(`info playback with 500-step episodes: ${JSON.stringify(await measurePlayback({ url: long.url, speed: '50' }))}`)

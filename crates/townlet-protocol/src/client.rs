@@ -1,5 +1,5 @@
-//! Client → server messages: one `type` per command (streaming.md §5.1). Parsing checks
-//! structure and values and reports each problem with its own [`ErrorCode`].
+//! Client → server messages: one `type` per command (docs/protocol.md#client--server-messages).
+//! Parsing checks structure and values and reports each problem with its own [`ErrorCode`].
 
 use crate::error::{ErrorCode, ProtocolError};
 use crate::server::EndReason;
@@ -26,8 +26,9 @@ pub enum ClientMessage {
         #[ts(as = "Option<_>", optional)]
         filter: Filter,
     },
-    /// "My playback of `after` is done, send the next episode" (D17, D34). `after: null`
-    /// asks for the newest matching episode.
+    /// "My playback of `after` is done, send the next episode"
+    /// (docs/decisions.md#next-order-and-history). `after: null` asks for the newest
+    /// matching episode.
     Next {
         #[serde(default)]
         #[ts(optional = nullable)]
@@ -54,7 +55,8 @@ pub enum ClientMessage {
     SetFilter {
         filter: Filter,
     },
-    /// Checkpoint mode: this viewer's next episodes are generated greedily (D21).
+    /// Checkpoint mode: this viewer's next episodes are generated greedily
+    /// (docs/decisions.md#checkpoint-mode).
     SetPolicy {
         greedy: bool,
     },
@@ -67,8 +69,8 @@ pub enum ClientMessage {
     LoadReplay {
         episode_id: u64,
     },
-    /// Server-paced delivery: continue from step index `index` (0-based, D12) of the
-    /// episode being delivered.
+    /// Server-paced delivery: continue from step index `index` (0-based,
+    /// docs/decisions.md#recording-criteria) of the episode being delivered.
     Seek {
         index: u32,
     },
@@ -139,7 +141,7 @@ impl ClientMessage {
     }
 }
 
-/// How a client receives episodes (D17, D19).
+/// How a client receives episodes (docs/decisions.md#delivery-model).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
@@ -150,7 +152,7 @@ pub enum Delivery {
     Steps,
 }
 
-/// Which episode `next` picks (D34).
+/// Which episode `next` picks (docs/decisions.md#next-order-and-history).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
@@ -251,7 +253,8 @@ impl<'de> Deserialize<'de> for Speed {
     }
 }
 
-/// Server-side episode filter (D18). On the wire: `{"kind": "every_nth", "n": 10}`.
+/// Server-side episode filter (docs/decisions.md#filters-are-server-side). On the wire:
+/// `{"kind": "every_nth", "n": 10}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Filter {
@@ -261,13 +264,14 @@ pub enum Filter {
     Failures,
     /// The 3 episodes before and the 3 after each curriculum stage change.
     StageChanges,
-    /// `episode_id % n == 0` (D34); `n` defaults to 10.
+    /// `episode_id % n == 0` (docs/decisions.md#next-order-and-history); `n` defaults to 10.
     EveryNth {
         #[serde(default = "default_nth")]
         #[ts(as = "Option<_>", optional)]
         n: u32,
     },
-    /// Top 10 % by extrinsic reward among the last 100 episodes (D18, D33).
+    /// Top 10 % by extrinsic reward among the last 100 episodes
+    /// (docs/decisions.md#rankings-use-extrinsic-reward).
     Best,
     /// Bottom 10 % by the same measure.
     Worst,

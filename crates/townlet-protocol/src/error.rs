@@ -31,7 +31,8 @@ pub enum ErrorCode {
     UnknownEpisode,
     /// `seek {index}` past the end of the episode being delivered.
     SeekOutOfRange,
-    /// Inbound frame above the size limit (the server then closes with 1009, D35).
+    /// Inbound frame above the size limit (the server then closes with 1009,
+    /// docs/decisions.md#oversized-and-malformed-frames).
     FrameTooLarge,
     /// The server is at its client limit; the connection is closed after this message.
     TooManyClients,

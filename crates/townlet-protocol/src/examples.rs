@@ -11,7 +11,7 @@ use crate::error::ErrorCode;
 use crate::server::*;
 use std::collections::BTreeMap;
 
-/// Meters of every shipped pack, in index order (config-packs.md §11.2).
+/// Meters of every shipped pack, in index order (docs/packs.md#meters-of-the-shipped-packs).
 const METERS: [(&str, MeterTier, f32, f32); 8] = [
     ("energy", MeterTier::Pivotal, 1.0, 0.005),
     ("hygiene", MeterTier::Secondary, 1.0, 0.003),
@@ -45,7 +45,8 @@ const AFFORDANCES: [(&str, [u8; 2], usize, f32); 14] = [
     ("Park", [6, 22], 7, 0.2),
 ];
 
-/// (source, target, threshold) of the shipped cascades (config-packs.md §11.3).
+/// (source, target, threshold) of the shipped cascades
+/// (docs/packs.md#cascades-of-the-shipped-packs).
 const CASCADES: [(&str, &str, f32); 10] = [
     ("satiation", "health", 0.3),
     ("satiation", "energy", 0.3),

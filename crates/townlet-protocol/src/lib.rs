@@ -1,6 +1,7 @@
 //! The WebSocket protocol between the Townlet inference server and its viewers
-//! (streaming.md §5.1, decisions D17–D21, D34, D35). JSON text frames; every server
-//! message carries `type` and `v`; clients send one `type` per command.
+//! (docs/protocol.md, the choices behind it in docs/decisions.md#server-protocol-and-viewers).
+//! JSON text frames; every server message carries `type` and `v`; clients send one `type`
+//! per command.
 //!
 //! * Server side: build a [`ServerMessage`], send [`to_json`]; read frames with
 //!   [`parse_client_message`] and answer a [`ProtocolError`] with
@@ -45,19 +46,20 @@ use serde::{Deserialize, Serialize};
 /// Protocol version, sent as `v` in every server message. A client may send `v`; if it
 /// does, it must equal this.
 pub const PROTOCOL_VERSION: u32 = 2;
-/// Playback rate at speed 1× (D19).
+/// Playback rate at speed 1× (docs/decisions.md#speeds-and-limits).
 pub const STEPS_PER_SECOND_AT_1X: f64 = 5.0;
-/// Slowest accepted speed factor (D19).
+/// Slowest accepted speed factor (docs/decisions.md#speeds-and-limits).
 pub const MIN_SPEED: f64 = 0.25;
-/// Fastest accepted speed factor; faster is `"instant"` (D19).
+/// Fastest accepted speed factor; faster is `"instant"` (docs/decisions.md#speeds-and-limits).
 pub const MAX_SPEED: f64 = 50.0;
-/// Largest inbound frame (D19, D35).
+/// Largest inbound frame (docs/decisions.md#oversized-and-malformed-frames).
 pub const MAX_INBOUND_FRAME_BYTES: u32 = 64 * 1024;
-/// Recent episodes the server keeps for `next` / `get_episode` (D34).
+/// Recent episodes the server keeps for `next` / `get_episode`
+/// (docs/decisions.md#next-order-and-history).
 pub const RING_SIZE: u32 = 200;
-/// Episodes in the stats history sent on connect (D34).
+/// Episodes in the stats history sent on connect (docs/decisions.md#next-order-and-history).
 pub const HISTORY_LEN: u32 = 1000;
-/// `every_nth` without `n` (D18).
+/// `every_nth` without `n` (docs/decisions.md#filters-are-server-side).
 pub const DEFAULT_EVERY_NTH: u32 = 10;
 /// `list_recordings` limits.
 pub const DEFAULT_RECORDINGS_LIMIT: u32 = 100;

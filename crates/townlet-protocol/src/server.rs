@@ -1,4 +1,4 @@
-//! Server → client messages (streaming.md §5.1, D17–D21, D34).
+//! Server → client messages (docs/protocol.md#server--client-messages).
 //!
 //! Field names of [`EpisodeMetadata`] and of the step columns are the same as in the
 //! recording crate's `EpisodeMetadata` / `RecordedStep`, so the server maps them one to
@@ -87,13 +87,14 @@ impl ServerMessage {
     ];
 }
 
-/// What the server is attached to (D20). A replay is a per-viewer choice in both modes.
+/// What the server is attached to (docs/decisions.md#what-hello-carries). A replay is a per-viewer
+/// choice in both modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Episodes straight from a trainer in the same process.
     Live,
-    /// A saved model playing (standalone inference, streaming.md §4).
+    /// A saved model playing (standalone inference, docs/decisions.md#checkpoint-mode).
     Checkpoint,
 }
 
@@ -130,7 +131,7 @@ pub struct MeterInfo {
 }
 
 /// One deployable affordance with its hours (`[open, close]`, close may exceed 24 and
-/// then wraps past midnight, environment.md §7.4).
+/// then wraps past midnight, docs/world.md#clock-and-operating-hours).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct AffordanceInfo {
     pub name: String,
@@ -164,13 +165,15 @@ pub struct Totals {
 pub struct Limits {
     pub min_speed: f64,
     pub max_speed: f64,
-    /// Playback rate at speed 1× (D19: 5).
+    /// Playback rate at speed 1× (5, docs/decisions.md#speeds-and-limits).
     pub steps_per_second_at_1x: f64,
-    /// Largest inbound frame accepted (D19: 64 KiB).
+    /// Largest inbound frame accepted (64 KiB, docs/decisions.md#speeds-and-limits).
     pub max_frame_bytes: u32,
-    /// Recent episodes kept for `next` / `get_episode` (D34: 200).
+    /// Recent episodes kept for `next` / `get_episode` (200,
+    /// docs/decisions.md#next-order-and-history).
     pub ring_size: u32,
-    /// Episodes in the stats history sent on connect (D34: 1000).
+    /// Episodes in the stats history sent on connect (1000,
+    /// docs/decisions.md#next-order-and-history).
     pub history_len: u32,
 }
 
@@ -196,8 +199,8 @@ pub struct SessionInfo {
     pub greedy: bool,
 }
 
-/// First message on every connection (D20). Everything a viewer shows by name or count
-/// comes from here.
+/// First message on every connection (docs/decisions.md#what-hello-carries). Everything a viewer
+/// shows by name or count comes from here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Hello {
     pub protocol_version: u32,
@@ -237,21 +240,21 @@ pub enum EndReason {
     Retired,
     /// Stopped at `max_steps_per_episode` while alive.
     Truncated,
-    /// Training stopped mid-episode (D13).
+    /// Training stopped mid-episode (docs/decisions.md#stop-at-the-next-step).
     Interrupted,
 }
 
-/// Per-episode metadata, values in force during the episode (D8). Same field names as
-/// the recording crate's `EpisodeMetadata`.
+/// Per-episode metadata, values in force during the episode (docs/decisions.md#episode-metadata).
+/// Same field names as the recording crate's `EpisodeMetadata`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EpisodeMetadata {
     pub survival_steps: u32,
-    /// Extrinsic + intrinsic (weighted, D7).
+    /// Extrinsic + intrinsic (weighted, docs/decisions.md#intrinsic-reward).
     #[ts(as = "Option<_>")]
     pub total_reward: f32,
     #[ts(as = "Option<_>")]
     pub extrinsic_reward: f32,
-    /// Σ weight × novelty (D7).
+    /// Σ weight × novelty (docs/decisions.md#intrinsic-reward).
     #[ts(as = "Option<_>")]
     pub intrinsic_reward: f32,
     /// 1-based curriculum stage.
@@ -286,7 +289,7 @@ pub struct AffordancePosition {
     pub y: i32,
 }
 
-/// State at step 0 (D5), so a viewer can draw the spawn.
+/// State at step 0 (docs/decisions.md#step-fields), so a viewer can draw the spawn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct StartState {
     pub position: [i32; 2],
@@ -297,7 +300,7 @@ pub struct StartState {
 
 /// One step as a row (the payload of the server-paced `step` message, and what
 /// [`StepColumns::row`] returns). Decision fields describe the choice made before the
-/// step, state fields the state after it (D5).
+/// step, state fields the state after it (docs/decisions.md#step-fields).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct StepRow {
     /// 1-based.
@@ -308,7 +311,7 @@ pub struct StepRow {
     pub action: u8,
     #[ts(as = "Option<_>")]
     pub reward: f32,
-    /// Unweighted RND novelty (D7).
+    /// Unweighted RND novelty (docs/decisions.md#intrinsic-reward).
     #[ts(as = "Option<_>")]
     pub intrinsic_reward: f32,
     pub done: bool,
@@ -321,8 +324,9 @@ pub struct StepRow {
     pub interaction_progress: Option<f32>,
 }
 
-/// The steps of an episode, column by column (D6): entry `i` of every column belongs to
-/// step index `i` (whose `step` is `i + 1`). All columns have the same length.
+/// The steps of an episode, column by column (docs/decisions.md#memory-bound-per-step): entry `i`
+/// of every column belongs to step index `i` (whose `step` is `i + 1`). All columns have
+/// the same length.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, TS)]
 pub struct StepColumns {
     pub step: Vec<u32>,
@@ -431,14 +435,16 @@ impl FromIterator<StepRow> for StepColumns {
     }
 }
 
-/// Pushed to every client for every finished episode (D17); a few hundred bytes.
+/// Pushed to every client for every finished episode (docs/decisions.md#delivery-model); a few
+/// hundred bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EpisodeSummary {
     /// The run this message belongs to.
     pub run_id: String,
     pub episode_id: u64,
     pub source: Source,
-    /// The training episode of the model that played it (checkpoint source only, D21).
+    /// The training episode of the model that played it (checkpoint source only,
+    /// docs/decisions.md#checkpoint-mode).
     pub checkpoint_episode: Option<u64>,
     pub metadata: EpisodeMetadata,
     /// Unix ms, stamped when the episode ended (training thread / generator).
@@ -447,7 +453,8 @@ pub struct EpisodeSummary {
     pub sent_at: u64,
 }
 
-/// A whole episode, played back by the browser at the viewer's speed (D17).
+/// A whole episode, played back by the browser at the viewer's speed
+/// (docs/decisions.md#delivery-model).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Episode {
     /// The run this message belongs to.
@@ -551,7 +558,7 @@ pub struct EpisodeStart {
 }
 
 /// Server-paced delivery: one step. The step's fields are inlined next to `episode_id`
-/// and `index` (0-based, D12: index `i` holds `step` `i + 1`).
+/// and `index` (0-based: index `i` holds `step` `i + 1`, docs/decisions.md#recording-criteria).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct StepMessage {
     /// The run this message belongs to.
@@ -591,7 +598,8 @@ pub struct HistoryPoint {
 }
 
 /// About once a second; the first one after `hello` carries `history` (the last
-/// [`crate::HISTORY_LEN`] episodes, oldest first) so charts fill at once (D34).
+/// [`crate::HISTORY_LEN`] episodes, oldest first) so charts fill at once
+/// (docs/decisions.md#next-order-and-history).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Stats {
     /// The run this message belongs to.

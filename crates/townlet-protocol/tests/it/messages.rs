@@ -111,7 +111,8 @@ fn speed_and_filter_wire_forms() {
         value["filter"],
         serde_json::json!({"kind": "every_nth", "n": 7})
     );
-    // Integer speeds are accepted and every_nth defaults to 10 (D18).
+    // Integer speeds are accepted and every_nth defaults to 10
+    // (docs/decisions.md#filters-are-server-side).
     assert_eq!(
         parse_client_message(r#"{"type":"set_speed","speed":3}"#).unwrap(),
         ClientMessage::SetSpeed {
@@ -234,7 +235,7 @@ fn bad_inputs_get_their_codes() {
         (r#"{"type":"pause","v":1}"#, ErrorCode::UnsupportedVersion),
         (r#"{"type":"pause","v":3}"#, ErrorCode::UnsupportedVersion),
         (r#"{"type":"pause","v":"1"}"#, ErrorCode::UnsupportedVersion),
-        // Speeds (D19).
+        // Speeds (docs/decisions.md#speeds-and-limits).
         (r#"{"type":"set_speed","speed":0}"#, ErrorCode::InvalidSpeed),
         (
             r#"{"type":"set_speed","speed":-1}"#,
@@ -273,7 +274,7 @@ fn bad_inputs_get_their_codes() {
             ErrorCode::InvalidSpeed,
         ),
         (r#"{"type":"set_speed"}"#, ErrorCode::InvalidField),
-        // Filters (D18).
+        // Filters (docs/decisions.md#filters-are-server-side).
         (
             r#"{"type":"set_filter","filter":{"kind":"every_nth","n":0}}"#,
             ErrorCode::InvalidFilter,

@@ -6,7 +6,7 @@ export const PROTOCOL_VERSION = 2;
 
 /**
  * One deployable affordance with its hours (`[open, close]`, close may exceed 24 and
- * then wraps past midnight, environment.md §7.4).
+ * then wraps past midnight, docs/world.md#clock-and-operating-hours).
  */
 export type AffordanceInfo = { name: string, operating_hours: [number, number], };
 
@@ -27,7 +27,7 @@ export type CascadeInfo = { source: string, target: string, threshold: number, }
 export type ClientMessage = { "type": "subscribe", delivery?: Delivery, speed?: Speed, filter?: Filter, } | { "type": "next", after?: number | null, order?: Order, } | { "type": "get_episode", id: number, } | { "type": "set_speed", speed: Speed, } | { "type": "pause" } | { "type": "resume" } | { "type": "step" } | { "type": "jump_live" } | { "type": "set_filter", filter: Filter, } | { "type": "set_policy", greedy: boolean, } | { "type": "list_recordings", filters?: RecordingFilters, } | { "type": "load_replay", episode_id: number, } | { "type": "seek", index: number, } | { "type": "watch", run_id: string, };
 
 /**
- * How a client receives episodes (D17, D19).
+ * How a client receives episodes (docs/decisions.md#delivery-model).
  */
 export type Delivery = "episode" | "steps";
 
@@ -37,7 +37,8 @@ export type Delivery = "episode" | "steps";
 export type EndReason = "died" | "retired" | "truncated" | "interrupted";
 
 /**
- * A whole episode, played back by the browser at the viewer's speed (D17).
+ * A whole episode, played back by the browser at the viewer's speed
+ * (docs/decisions.md#delivery-model).
  */
 export type Episode = { 
 /**
@@ -55,16 +56,16 @@ export type EpisodeEnd = {
 run_id: string, episode_id: number, source: Source, metadata: EpisodeMetadata, sent_at: number, };
 
 /**
- * Per-episode metadata, values in force during the episode (D8). Same field names as
- * the recording crate's `EpisodeMetadata`.
+ * Per-episode metadata, values in force during the episode (docs/decisions.md#episode-metadata).
+ * Same field names as the recording crate's `EpisodeMetadata`.
  */
 export type EpisodeMetadata = { survival_steps: number, 
 /**
- * Extrinsic + intrinsic (weighted, D7).
+ * Extrinsic + intrinsic (weighted, docs/decisions.md#intrinsic-reward).
  */
 total_reward: number | null, extrinsic_reward: number | null, 
 /**
- * Σ weight × novelty (D7).
+ * Σ weight × novelty (docs/decisions.md#intrinsic-reward).
  */
 intrinsic_reward: number | null, 
 /**
@@ -110,7 +111,8 @@ run_id: string, episode_id: number, source: Source, checkpoint_episode: number |
 total_steps: number, finished_at: number, sent_at: number, };
 
 /**
- * Pushed to every client for every finished episode (D17); a few hundred bytes.
+ * Pushed to every client for every finished episode (docs/decisions.md#delivery-model); a few
+ * hundred bytes.
  */
 export type EpisodeSummary = { 
 /**
@@ -118,7 +120,8 @@ export type EpisodeSummary = {
  */
 run_id: string, episode_id: number, source: Source, 
 /**
- * The training episode of the model that played it (checkpoint source only, D21).
+ * The training episode of the model that played it (checkpoint source only,
+ * docs/decisions.md#checkpoint-mode).
  */
 checkpoint_episode: number | null, metadata: EpisodeMetadata, 
 /**
@@ -150,15 +153,16 @@ request: string | null,
 run_id?: string | null, };
 
 /**
- * Server-side episode filter (D18). On the wire: `{"kind": "every_nth", "n": 10}`.
+ * Server-side episode filter (docs/decisions.md#filters-are-server-side). On the wire:
+ * `{"kind": "every_nth", "n": 10}`.
  */
 export type Filter = { "kind": "all" } | { "kind": "failures" } | { "kind": "stage_changes" } | { "kind": "every_nth", n?: number, } | { "kind": "best" } | { "kind": "worst" };
 
 export type GridSize = { width: number, height: number, };
 
 /**
- * First message on every connection (D20). Everything a viewer shows by name or count
- * comes from here.
+ * First message on every connection (docs/decisions.md#what-hello-carries). Everything a viewer
+ * shows by name or count comes from here.
  */
 export type Hello = { protocol_version: number, 
 /**
@@ -204,19 +208,21 @@ export type HistoryPoint = { episode_id: number, survival_steps: number, total_r
  */
 export type Limits = { min_speed: number, max_speed: number, 
 /**
- * Playback rate at speed 1× (D19: 5).
+ * Playback rate at speed 1× (5, docs/decisions.md#speeds-and-limits).
  */
 steps_per_second_at_1x: number, 
 /**
- * Largest inbound frame accepted (D19: 64 KiB).
+ * Largest inbound frame accepted (64 KiB, docs/decisions.md#speeds-and-limits).
  */
 max_frame_bytes: number, 
 /**
- * Recent episodes kept for `next` / `get_episode` (D34: 200).
+ * Recent episodes kept for `next` / `get_episode` (200,
+ * docs/decisions.md#next-order-and-history).
  */
 ring_size: number, 
 /**
- * Episodes in the stats history sent on connect (D34: 1000).
+ * Episodes in the stats history sent on connect (1000,
+ * docs/decisions.md#next-order-and-history).
  */
 history_len: number, };
 
@@ -231,7 +237,8 @@ export type MeterInfo = { name: string, tier: MeterTier, };
 export type MeterTier = "pivotal" | "primary" | "secondary" | "resource";
 
 /**
- * What the server is attached to (D20). A replay is a per-viewer choice in both modes.
+ * What the server is attached to (docs/decisions.md#what-hello-carries). A replay is a per-viewer
+ * choice in both modes.
  */
 export type Mode = "live" | "checkpoint";
 
@@ -257,7 +264,7 @@ checkpoint_episode: number, epsilon: number | null, curriculum_stage: number, de
 loaded_at: number, };
 
 /**
- * Which episode `next` picks (D34).
+ * Which episode `next` picks (docs/decisions.md#next-order-and-history).
  */
 export type Order = "latest" | "sequential";
 
@@ -385,13 +392,14 @@ export type Source = "training" | "checkpoint" | "replay";
 export type Speed = number | "instant";
 
 /**
- * State at step 0 (D5), so a viewer can draw the spawn.
+ * State at step 0 (docs/decisions.md#step-fields), so a viewer can draw the spawn.
  */
 export type StartState = { position: [number, number], meters: Array<number | null>, time_of_day: number | null, };
 
 /**
  * About once a second; the first one after `hello` carries `history` (the last
- * [`crate::HISTORY_LEN`] episodes, oldest first) so charts fill at once (D34).
+ * [`crate::HISTORY_LEN`] episodes, oldest first) so charts fill at once
+ * (docs/decisions.md#next-order-and-history).
  */
 export type Stats = { 
 /**
@@ -420,14 +428,15 @@ skipped: number, last_loss: number | null, clients: number, uptime_s: number,
 history: Array<HistoryPoint> | null, sent_at: number, };
 
 /**
- * The steps of an episode, column by column (D6): entry `i` of every column belongs to
- * step index `i` (whose `step` is `i + 1`). All columns have the same length.
+ * The steps of an episode, column by column (docs/decisions.md#memory-bound-per-step): entry `i`
+ * of every column belongs to step index `i` (whose `step` is `i + 1`). All columns have
+ * the same length.
  */
 export type StepColumns = { step: Array<number>, position: Array<[number, number]>, meters: Array<Array<number | null>>, action: Array<number>, reward: Array<number | null>, intrinsic_reward: Array<number | null>, done: Array<boolean>, q_values: Array<Array<number | null> | null>, epsilon: Array<number | null>, action_mask: Array<Array<boolean> | null>, explored: Array<boolean>, time_of_day: Array<number | null>, interaction_progress: Array<number | null>, };
 
 /**
  * Server-paced delivery: one step. The step's fields are inlined next to `episode_id`
- * and `index` (0-based, D12: index `i` holds `step` `i + 1`).
+ * and `index` (0-based: index `i` holds `step` `i + 1`, docs/decisions.md#recording-criteria).
  */
 export type StepMessage = { 
 /**
@@ -439,14 +448,14 @@ run_id: string, episode_id: number, index: number,
  */
 step: number, position: [number, number], meters: Array<number | null>, action: number, reward: number | null, 
 /**
- * Unweighted RND novelty (D7).
+ * Unweighted RND novelty (docs/decisions.md#intrinsic-reward).
  */
 intrinsic_reward: number | null, done: boolean, q_values: Array<number | null> | null, epsilon: number | null, action_mask: Array<boolean> | null, explored: boolean, time_of_day: number | null, interaction_progress: number | null, };
 
 /**
  * One step as a row (the payload of the server-paced `step` message, and what
  * [`StepColumns::row`] returns). Decision fields describe the choice made before the
- * step, state fields the state after it (D5).
+ * step, state fields the state after it (docs/decisions.md#step-fields).
  */
 export type StepRow = { 
 /**
@@ -454,7 +463,7 @@ export type StepRow = {
  */
 step: number, position: [number, number], meters: Array<number | null>, action: number, reward: number | null, 
 /**
- * Unweighted RND novelty (D7).
+ * Unweighted RND novelty (docs/decisions.md#intrinsic-reward).
  */
 intrinsic_reward: number | null, done: boolean, q_values: Array<number | null> | null, epsilon: number | null, action_mask: Array<boolean> | null, explored: boolean, time_of_day: number | null, interaction_progress: number | null, };
 
