@@ -1,6 +1,7 @@
-//! `townlet-inference --run DIR | --checkpoints DIR [--pack DIR] [--greedy] [--host H]
-//! [--port P] [--static DIR]`: the standalone viewer server (checkpoint mode,
-//! docs/decisions.md#checkpoint-mode).
+//! `townlet-inference --run DIR | --checkpoints DIR | --runs-root DIR [--pack DIR]
+//! [--greedy] [--host H] [--port P] [--static DIR]`: the standalone viewer server
+//! (checkpoint mode, docs/decisions.md#checkpoint-mode; several runs,
+//! docs/protocol.md#runs).
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -18,15 +19,19 @@ struct Args {
     #[arg(
         long,
         value_name = "DIR",
-        conflicts_with = "checkpoints",
-        required_unless_present = "checkpoints"
+        conflicts_with_all = ["checkpoints", "runs_root"],
+        required_unless_present_any = ["checkpoints", "runs_root"]
     )]
     run: Option<PathBuf>,
     /// A checkpoint folder; the pack is read from DIR/../config_snapshot unless --pack.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "runs_root")]
     checkpoints: Option<PathBuf>,
-    /// The config pack folder (overrides the run's config_snapshot).
+    /// Serve every run folder under DIR (e.g. runs/), newest first, each as its own run
+    /// in the viewer's run picker; run folders created later are picked up.
     #[arg(long, value_name = "DIR")]
+    runs_root: Option<PathBuf>,
+    /// The config pack folder (overrides the run's config_snapshot).
+    #[arg(long, value_name = "DIR", conflicts_with = "runs_root")]
     pack: Option<PathBuf>,
     /// Play greedily (ε = 0) by default; each viewer can still switch.
     #[arg(long)]
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
     let opts = StandaloneOptions {
         run: args.run,
         checkpoints: args.checkpoints,
+        runs_root: args.runs_root,
         pack: args.pack,
         greedy: args.greedy,
         server: ServerOptions {
