@@ -4,4 +4,5 @@
 
 pub mod logging;
 pub mod report;
+pub mod set;
 pub mod signals;

@@ -30,11 +30,13 @@ pub struct RunTrace {
 }
 
 /// How a protocol run trains: which network, and whether to evaluate greedily.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RunSpec {
     pub static_stage: Option<u8>,
     pub network: Option<townlet_config::NetworkType>,
     pub evaluation: Option<EvalOptions>,
+    /// `--set KEY=VALUE` pack values.
+    pub overrides: townlet_config::Overrides,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +78,7 @@ pub fn run_protocol(
         static_stage: spec.static_stage,
         network: spec.network,
         evaluation: spec.evaluation,
+        overrides: spec.overrides,
         ..Default::default()
     };
     let mut runner = DemoRunner::new(&opts, None, Arc::new(AtomicBool::new(false)))?;
@@ -139,12 +142,13 @@ pub fn run_protocol(
 /// `policy`: `None` = uniform over valid actions, `Some(name)` = that action always.
 pub fn baseline(
     pack_dir: &Path,
+    overrides: &townlet_config::Overrides,
     seed: u64,
     stage: u8,
     policy: Option<&str>,
     episodes: u32,
 ) -> Result<f64, RunnerError> {
-    let pack = townlet_config::load_pack(pack_dir)?;
+    let pack = townlet_config::load_pack_with(pack_dir, overrides)?;
     let mut env = Env::new(&pack, 1, seed)?;
     let cap = pack.curriculum.max_steps_per_episode;
     let m = stage_multiplier(stage);

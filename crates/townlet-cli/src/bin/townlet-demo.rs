@@ -63,6 +63,9 @@ struct Args {
     /// episode 0); Ctrl+C while waiting exits cleanly. 0 = start at once.
     #[arg(long, default_value_t = 0)]
     wait_for_viewers: u64,
+    /// Replace a pack value, KEY=VALUE (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", long_help = townlet_cli::set::HELP)]
+    set: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
+    let overrides = townlet_cli::set::parse(&args.set)?;
     let shutdown = ShutdownHandle::new();
     {
         let shutdown = shutdown.clone();
@@ -115,6 +119,7 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
             max_steps: args.max_steps,
             stop_after_steps: None,
             evaluation: None,
+            overrides,
         },
         server: ServerOptions {
             host: args.host.clone(),

@@ -35,6 +35,9 @@ struct Args {
     /// Write the traces and criteria as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Replace a pack value, KEY=VALUE (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", long_help = townlet_cli::set::HELP)]
+    set: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -84,6 +87,11 @@ fn run(args: Args) -> Result<()> {
             args.suite
         );
     }
+    // Every suite's pack with the --set values, checked before anything trains.
+    let overrides = townlet_cli::set::parse(&args.set)?;
+    for (_, pack, ..) in &suites {
+        townlet_config::load_pack_with(&ws.join(pack), &overrides)?;
+    }
     let mut all_criteria: Vec<Criterion> = vec![];
     let mut traces: Vec<RunTrace> = vec![];
     for (suite, pack, episodes, stage) in suites {
@@ -117,6 +125,7 @@ fn run(args: Args) -> Result<()> {
                             static_stage: stage,
                             network: Some(network),
                             evaluation,
+                            overrides: overrides.clone(),
                         },
                         root.join(format!("{suite}_{network:?}_seed{seed}")),
                     )?;
@@ -126,8 +135,8 @@ fn run(args: Args) -> Result<()> {
             }
             let mut baselines = vec![];
             for &seed in &seeds {
-                let random = learn_check::baseline(&pack_dir, seed, 4, None, 300)?;
-                let rest = learn_check::baseline(&pack_dir, seed, 4, Some("REST"), 20)?;
+                let random = learn_check::baseline(&pack_dir, &overrides, seed, 4, None, 300)?;
+                let rest = learn_check::baseline(&pack_dir, &overrides, seed, 4, Some("REST"), 20)?;
                 println!(
                     "baseline {suite} stage 4, seed {seed}'s world: random {random:.0}, REST {rest:.0}"
                 );
@@ -166,6 +175,7 @@ fn run(args: Args) -> Result<()> {
                 scaled(episodes),
                 RunSpec {
                     static_stage: stage,
+                    overrides: overrides.clone(),
                     ..RunSpec::default()
                 },
                 root.join(format!("{suite}_seed{seed}")),
@@ -180,10 +190,10 @@ fn run(args: Args) -> Result<()> {
             None => &[1, 2, 3],
         };
         for &st in stages {
-            let random = learn_check::baseline(&pack_dir, seed, st, None, 300)?;
-            let wait = learn_check::baseline(&pack_dir, seed, st, Some("WAIT"), 20)?;
-            let rest = learn_check::baseline(&pack_dir, seed, st, Some("REST"), 20)?;
-            let med = learn_check::baseline(&pack_dir, seed, st, Some("MEDITATE"), 20)?;
+            let random = learn_check::baseline(&pack_dir, &overrides, seed, st, None, 300)?;
+            let wait = learn_check::baseline(&pack_dir, &overrides, seed, st, Some("WAIT"), 20)?;
+            let rest = learn_check::baseline(&pack_dir, &overrides, seed, st, Some("REST"), 20)?;
+            let med = learn_check::baseline(&pack_dir, &overrides, seed, st, Some("MEDITATE"), 20)?;
             println!(
                 "baseline {suite} stage {st}: random {random:.0}, WAIT {wait:.0}, REST {rest:.0}, MEDITATE {med:.0}"
             );

@@ -61,6 +61,9 @@ struct Args {
     /// No progress bar (log lines only).
     #[arg(long)]
     quiet: bool,
+    /// Replace a pack value, KEY=VALUE (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", long_help = townlet_cli::set::HELP)]
+    set: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -77,6 +80,7 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
         args.threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     );
+    let overrides = townlet_cli::set::parse(&args.set)?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = Arc::clone(&stop);
@@ -102,6 +106,7 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
         max_steps: None,
         stop_after_steps: None,
         evaluation: None,
+        overrides,
     };
     if opts.pack_dir.is_none() && opts.run_dir.is_none() {
         anyhow::bail!("give --pack DIR for a new run, or --run DIR to resume one");

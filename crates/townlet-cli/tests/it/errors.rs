@@ -5,7 +5,7 @@ use crate::demo::{repo, tiny_pack};
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn train(args: &[&str], cwd: &Path) -> Output {
+pub(crate) fn train(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_townlet-train"))
         .args(args)
         .args(["--quiet", "--runs-root"])

@@ -3,5 +3,6 @@
 
 mod demo;
 mod errors;
+mod overrides;
 mod recordings;
 mod simulate;

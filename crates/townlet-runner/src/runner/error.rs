@@ -38,6 +38,11 @@ pub enum RunnerError {
         run: PathBuf,
         keys: String,
     },
+    #[error(
+        "run folder {} was created with other values for: {keys}. Resume without --set (the run keeps its own values), or start a new run",
+        run.display()
+    )]
+    SetMismatch { run: PathBuf, keys: String },
     #[error("no pack given: pass --pack for a new run, or --run with an existing run folder")]
     NoPack,
     #[error("run folder {} does not exist; pass --pack to start a new run there", .0.display())]

@@ -5,7 +5,7 @@ use super::RunnerError;
 use crate::run_folder::{RunFolder, RunFolderError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use townlet_config::{CurriculumKind, DeviceKind, NetworkType, Pack};
+use townlet_config::{CurriculumKind, DeviceKind, NetworkType, Overrides, Pack};
 
 /// What a caller can choose (the command-line flags of `townlet-train`, plus test hooks).
 #[derive(Debug, Clone, Default)]
@@ -31,6 +31,10 @@ pub struct RunnerOptions {
     /// `every` training episodes, play `episodes` episodes with ε = 0 (not trained on,
     /// recorded or streamed); their lengths come in the `EpisodeReport`. Not persisted.
     pub evaluation: Option<EvalOptions>,
+    /// `--set KEY=VALUE` pack values (or a lab run's `set:`), validated with the pack. A
+    /// new run keeps them in its config snapshot (`overrides.yaml`), so a resume needs
+    /// none; given on a resume they must agree with the snapshot on every hashed value.
+    pub overrides: Overrides,
 }
 
 /// See [`RunnerOptions::evaluation`].
@@ -55,9 +59,10 @@ pub(super) fn resolve(opts: &RunnerOptions) -> Result<Resolved, RunnerError> {
     let (folder, mut pack) = if resuming {
         let dir = opts.run_dir.clone().unwrap_or_default();
         let folder = RunFolder::open(&dir)?;
-        let snap = townlet_config::load_pack(&folder.snapshot_pack_dir()?)?;
+        let snap_dir = folder.snapshot_pack_dir()?;
+        let snap = townlet_config::load_pack(&snap_dir)?;
         if let Some(p) = &opts.pack_dir {
-            let given = townlet_config::load_pack(p)?;
+            let given = townlet_config::load_pack_with(p, &snap.overrides)?;
             let diff = townlet_config::config_hash_diff(&snap, &given);
             if !diff.is_empty() {
                 return Err(RunnerError::ConfigMismatch {
@@ -67,7 +72,19 @@ pub(super) fn resolve(opts: &RunnerOptions) -> Result<Resolved, RunnerError> {
                 });
             }
         }
-        (folder, snap)
+        if opts.overrides.is_empty() {
+            (folder, snap)
+        } else {
+            let with = townlet_config::load_pack_with(&snap_dir, &opts.overrides)?;
+            let diff = townlet_config::config_hash_diff(&snap, &with);
+            if !diff.is_empty() {
+                return Err(RunnerError::SetMismatch {
+                    run: dir,
+                    keys: diff.join(", "),
+                });
+            }
+            (folder, with)
+        }
     } else {
         let Some(pack_dir) = &opts.pack_dir else {
             return Err(match &opts.run_dir {
@@ -76,7 +93,7 @@ pub(super) fn resolve(opts: &RunnerOptions) -> Result<Resolved, RunnerError> {
                 None => RunnerError::NoPack,
             });
         };
-        let pack = townlet_config::load_pack(pack_dir)?;
+        let pack = townlet_config::load_pack_with(pack_dir, &opts.overrides)?;
         let folder = match &opts.run_dir {
             Some(d) => RunFolder::create_at(d, &pack)?,
             None => {
