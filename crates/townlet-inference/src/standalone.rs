@@ -130,7 +130,12 @@ pub fn served_run_folder(
     })?;
     let world = WorldInfo::from_pack(&pack)?;
     let checkpoints = run_dir.join("checkpoints");
-    let seed = pack.training.seed;
+    // `--seed` given to the trainer is kept in run_options.json, not in the snapshot.
+    let seed = std::fs::read_to_string(run_dir.join("run_options.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|options| options.get("seed").and_then(serde_json::Value::as_u64))
+        .unwrap_or(pack.training.seed);
     let overrides = overrides(&pack);
     let mode = if checkpoints.is_dir() {
         Mode::Checkpoint(CheckpointSource {
