@@ -616,7 +616,7 @@ mod tests {
     }
 
     #[test]
-    fn filters_pick_as_d18_says() {
+    fn filters_pick_as_documented() {
         let h = hub();
         // Stage changes between 9 and 10.
         for id in 0..20u64 {

@@ -131,6 +131,7 @@ pub(crate) async fn run(common: Arc<Common>, runs: Runs, requested: Option<Strin
     };
     s.greet();
     client.greeted.store(true, Ordering::Release);
+    s.offer_recording().await;
 
     let mut version = hub.version.subscribe();
     let mut last_heard = Instant::now();
@@ -529,6 +530,7 @@ impl Session {
                     return Err(unknown_run(&run_id, &self.runs));
                 };
                 self.watch(hub);
+                self.offer_recording().await;
             }
         }
         Ok(())
@@ -548,6 +550,31 @@ impl Session {
         }
         self.greet();
         self.client.greeted.store(true, Ordering::Release);
+    }
+
+    /// A recorded run has nothing to play: its newest recording (as a replay) instead,
+    /// so a viewer never starts on a blank screen.
+    async fn offer_recording(&mut self) {
+        if self.hub.run.status() != proto::RunStatus::Recorded
+            || self.hub.generator.get().is_some()
+            || self.current.is_some()
+        {
+            return;
+        }
+        let newest = proto::RecordingFilters {
+            limit: Some(1),
+            ..Default::default()
+        };
+        let Ok(list) = replay::list(self.hub.run_dir.as_deref(), newest).await else {
+            return;
+        };
+        let Some(item) = list.items.first() else {
+            return;
+        };
+        if let Ok(entry) = self.recorded(item.episode_id).await {
+            self.pending = None;
+            self.deliver(entry);
+        }
     }
 
     async fn recorded(&self, id: u64) -> Result<Arc<Entry>, ProtocolError> {
