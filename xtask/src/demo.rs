@@ -76,12 +76,14 @@ pub fn run(user_args: &[String]) -> Result<ExitCode> {
     }
 }
 
-/// The flags townlet-demo gets: the user's, or the L1 pack by default; runs go to the
-/// workspace's `runs/` and the viewer comes from `frontend/dist` unless the user says
-/// otherwise (absolute paths, so `cargo xtask demo` works from any folder).
+/// The flags townlet-demo gets: the user's, or the L1 pack by default (not with a
+/// `--lab`); runs go to the workspace's `runs/` and the viewer comes from `frontend/dist`
+/// unless the user says otherwise (absolute paths, so `cargo xtask demo` works from any
+/// folder; a `--lab` file not found from here is looked up in the workspace).
 fn demo_args(ws: &Workspace, user: &[String]) -> Vec<String> {
     let mut args: Vec<String> = user.to_vec();
-    if !has_flag(user, "--pack") && !has_flag(user, "--run") {
+    resolve_lab(ws, &mut args);
+    if !has_flag(user, "--pack") && !has_flag(user, "--run") && !has_flag(user, "--lab") {
         args.extend([
             "--pack".to_string(),
             ws.root.join(DEFAULT_PACK).display().to_string(),
@@ -101,6 +103,33 @@ fn demo_args(ws: &Workspace, user: &[String]) -> Vec<String> {
     }
     args.retain(|a| a != "--no-open");
     args
+}
+
+/// `--lab FILE` relative to the workspace when it is not a file relative to the
+/// current folder (`cargo xtask demo -- --lab configs/labs/curiosity.yaml` from anywhere).
+fn resolve_lab(ws: &Workspace, args: &mut [String]) {
+    let Some(i) = args
+        .iter()
+        .position(|a| a == "--lab" || a.starts_with("--lab="))
+    else {
+        return;
+    };
+    let (slot, value) = if args[i] == "--lab" {
+        let Some(v) = args.get(i + 1) else { return };
+        (i + 1, v.clone())
+    } else {
+        (i, args[i]["--lab=".len()..].to_string())
+    };
+    let path = std::path::Path::new(&value);
+    if path.is_absolute() || path.is_file() || !ws.root.join(path).is_file() {
+        return;
+    }
+    let resolved = ws.root.join(path).display().to_string();
+    args[slot] = if slot == i {
+        format!("--lab={resolved}")
+    } else {
+        resolved
+    };
 }
 
 /// Whether `flag` appears as `--flag` or `--flag=value`.
@@ -203,6 +232,43 @@ mod tests {
         let a = demo_args(&ws(), &s(&["--pack", "configs/L0_0_minimal"]));
         assert_eq!(&a[..2], &s(&["--pack", "configs/L0_0_minimal"])[..]);
         assert!(!a.iter().any(|x| x.ends_with("L1_full_observability")));
+    }
+
+    #[test]
+    fn a_lab_gets_no_default_pack() {
+        let a = demo_args(
+            &ws(),
+            &s(&["--lab", "configs/labs/curiosity.yaml", "--resume"]),
+        );
+        assert_eq!(
+            a,
+            s(&[
+                "--lab",
+                "configs/labs/curiosity.yaml",
+                "--resume",
+                "--runs-root",
+                "/repo/runs",
+                "--static",
+                "/repo/frontend/dist"
+            ])
+        );
+    }
+
+    #[test]
+    fn a_lab_file_is_found_in_the_workspace() {
+        let root = std::env::temp_dir().join(format!("xtask-lab-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("configs/labs")).unwrap();
+        std::fs::write(root.join("configs/labs/x.yaml"), "title: x\n").unwrap();
+        let ws = Workspace {
+            root: root.clone(),
+            ..ws()
+        };
+        let want = root.join("configs/labs/x.yaml").display().to_string();
+        let a = demo_args(&ws, &s(&["--lab", "configs/labs/x.yaml"]));
+        assert_eq!(a[1], want);
+        let a = demo_args(&ws, &s(&["--lab=configs/labs/x.yaml"]));
+        assert_eq!(a[0], format!("--lab={want}"));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

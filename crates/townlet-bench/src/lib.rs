@@ -7,10 +7,13 @@
 //!   and the live queue's size at capacity.
 //! * [`viewers`]: many WebSocket viewers (summaries + a full episode pulled every 5 s)
 //!   against the unified server while it trains.
+//! * [`lab`]: several runs trained side by side in one process (a lab), each followed by
+//!   one viewer: per-run throughput and `finished_at → episode_summary` latency.
 //!
 //! Nothing here is a pass/fail test: timings are printed with the targets beside them.
 
 pub mod client;
+pub mod lab;
 pub mod procfs;
 pub mod stats;
 pub mod streaming;

@@ -27,6 +27,12 @@
 //! assert!(outcome.run_dir.join("checkpoints").is_dir());
 //! ```
 
+mod lab;
+
+pub use lab::{
+    LabError, LabOptions, LabOutcome, LabRunOutcome, LabStarted, lab_compute_threads, run_lab,
+};
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -139,6 +145,91 @@ fn server_workers(compute_threads: usize) -> usize {
     cores.saturating_sub(compute_threads.max(1)).max(1)
 }
 
+/// The tokio runtime that serves viewers while `compute_threads` train.
+fn server_runtime(compute_threads: usize) -> Result<tokio::runtime::Runtime, DemoError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(server_workers(compute_threads))
+        .thread_name("townlet-server")
+        .enable_all()
+        .build()
+        .map_err(DemoError::Runtime)
+}
+
+/// `http://host:port/` (IPv6 hosts in brackets).
+fn page_url(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("http://[{host}]:{port}/")
+    } else {
+        format!("http://{host}:{port}/")
+    }
+}
+
+/// What a training thread returns.
+type TrainerResult = Result<(RunSummary, PhaseTimes), townlet_runner::RunnerError>;
+
+/// Counts training threads that have stopped, checkpointed and drained (the server waits
+/// for all of them before it closes).
+type DoneCount = tokio::sync::watch::Sender<usize>;
+
+/// Train `runner` on its own OS thread (`name`), after `wait_for` viewers are connected
+/// (per `viewers`); then drain its recordings and count it in `done`. `label` prefixes
+/// its log lines (a lab's run id; empty for a single run).
+fn spawn_trainer(
+    name: String,
+    label: String,
+    mut runner: DemoRunner,
+    stop: StopFlag,
+    wait_for: u64,
+    viewers: Arc<townlet_inference::LiveCounters>,
+    done: DoneCount,
+) -> Result<JoinHandle<TrainerResult>, DemoError> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            if wait_for > 0 {
+                tracing::info!("{label}waiting for {wait_for} viewer(s) before training starts");
+                while viewers.viewers() < wait_for && !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+            // A stop while waiting: `run` sees the flag and trains nothing.
+            let result = runner.run(&mut |_| {}).and_then(|s| {
+                runner.shutdown()?;
+                Ok((s, runner.phase_times()))
+            });
+            match result.as_ref().map(|(s, _)| s) {
+                Ok(s) if s.interrupted => tracing::info!(
+                    "{label}training stopped; final checkpoint written, recordings drained (next episode {})",
+                    s.next_episode
+                ),
+                Ok(s) => tracing::info!(
+                    "{label}training finished ({} episodes); still serving history and replays until Ctrl+C",
+                    s.next_episode
+                ),
+                Err(e) => tracing::error!("{label}training failed: {e}"),
+            }
+            // The live channel closes with the runner (its last sender).
+            drop(runner);
+            done.send_modify(|n| *n += 1);
+            result
+        })
+        .map_err(DemoError::Runtime)
+}
+
+/// Resolves once a stop was requested and `trainers` training threads are done (training
+/// closes its episode, checkpoints and drains before clients go).
+fn stop_when_done(
+    shutdown: &ShutdownHandle,
+    mut done: tokio::sync::watch::Receiver<usize>,
+    trainers: usize,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let shutdown = shutdown.clone();
+    async move {
+        shutdown.wait_requested().await;
+        let _ = done.wait_for(|n| *n >= trainers).await;
+    }
+}
+
 /// Bind, build the runner, start training on its own thread and serve until a stop is
 /// requested (training finishing keeps the server up, serving history and replays).
 /// `on_started` runs once the port is bound and the run folder exists, before training
@@ -149,12 +240,7 @@ pub fn run_demo(
     on_started: impl FnOnce(&Started),
 ) -> Result<DemoOutcome, DemoError> {
     townlet_runner::threads::set_compute_threads(opts.threads);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(server_workers(opts.threads))
-        .thread_name("townlet-server")
-        .enable_all()
-        .build()
-        .map_err(DemoError::Runtime)?;
+    let rt = server_runtime(opts.threads)?;
     // Bind first, so a taken port is a clear error before any training.
     let listener = rt.block_on(townlet_inference::bind(&opts.server))?;
     let port = listener
@@ -164,7 +250,7 @@ pub fn run_demo(
 
     let (sender, source) = LiveSource::channel(opts.live_queue);
     let counters = Arc::clone(&source.counters);
-    let mut runner = DemoRunner::new(
+    let runner = DemoRunner::new(
         &opts.runner,
         Some(sender.into_callback()),
         shutdown.stop_flag(),
@@ -172,13 +258,8 @@ pub fn run_demo(
     counters.attach_recorder(runner.recorder_counters_handle());
     let world = WorldInfo::new(runner.pack(), runner.env());
     let run_dir = runner.run_dir().to_path_buf();
-    let host = if opts.server.host.contains(':') {
-        format!("[{}]", opts.server.host)
-    } else {
-        opts.server.host.clone()
-    };
     let started = Started {
-        url: format!("http://{host}:{port}/"),
+        url: page_url(&opts.server.host, port),
         port,
         run_dir: run_dir.clone(),
         log_path: runner.folder().log_path(),
@@ -192,58 +273,23 @@ pub fn run_demo(
         run_dir.display()
     );
 
-    // Flips to true when the training thread has stopped, checkpointed and drained.
-    let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
-    let wait_for = opts.wait_for_viewers;
-    let viewers = Arc::clone(&counters);
-    let stop = shutdown.stop_flag();
-    type TrainerResult = Result<(RunSummary, PhaseTimes), townlet_runner::RunnerError>;
-    let trainer: JoinHandle<TrainerResult> =
-        std::thread::Builder::new()
-            .name("townlet-trainer".into())
-            .spawn(move || {
-                if wait_for > 0 {
-                    tracing::info!("waiting for {wait_for} viewer(s) before training starts");
-                    while viewers.viewers() < wait_for && !stop.load(Ordering::SeqCst) {
-                        std::thread::sleep(std::time::Duration::from_millis(20));
-                    }
-                }
-                // A stop while waiting: `run` sees the flag and trains nothing.
-                let result = runner.run(&mut |_| {}).and_then(|s| {
-                    runner.shutdown()?;
-                    Ok((s, runner.phase_times()))
-                });
-                match result.as_ref().map(|(s, _)| s) {
-                    Ok(s) if s.interrupted => tracing::info!(
-                        "training stopped; final checkpoint written, recordings drained (next episode {})",
-                        s.next_episode
-                    ),
-                    Ok(s) => tracing::info!(
-                        "training finished ({} episodes); still serving history and replays until Ctrl+C",
-                        s.next_episode
-                    ),
-                    Err(e) => tracing::error!("training failed: {e}"),
-                }
-                let _ = done_tx.send(true);
-                result
-            })
-            .map_err(DemoError::Runtime)?;
-
-    let stop_wait = {
-        let shutdown = shutdown.clone();
-        async move {
-            shutdown.wait_requested().await;
-            // Training closes its episode, checkpoints and drains before clients go.
-            let _ = done_rx.wait_for(|done| *done).await;
-        }
-    };
+    let (done_tx, done_rx) = tokio::sync::watch::channel(0);
+    let trainer = spawn_trainer(
+        "townlet-trainer".into(),
+        String::new(),
+        runner,
+        shutdown.stop_flag(),
+        opts.wait_for_viewers,
+        Arc::clone(&counters),
+        done_tx,
+    )?;
     let served = rt.block_on(townlet_inference::serve(
         listener,
         Mode::Live(source),
         world,
         Some(run_dir.clone()),
         opts.server.clone(),
-        stop_wait,
+        stop_when_done(&shutdown, done_rx, 1),
     ));
     let (summary, phase) = trainer.join().map_err(|_| DemoError::TrainerPanicked)??;
     served?;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-use townlet_bench::{streaming, training, viewers};
+use townlet_bench::{lab, streaming, training, viewers};
 use townlet_config::DeviceKind;
 
 #[derive(Parser, Debug)]
@@ -55,6 +55,14 @@ enum What {
         clients: usize,
         #[arg(long, default_value_t = 2)]
         pairs: usize,
+        #[arg(long, default_value_t = 150)]
+        episodes: u64,
+    },
+    /// A lab: several runs of the pack trained side by side in one process, one viewer
+    /// following each at 1×; per-run throughput and viewer latency (not part of `all`).
+    Lab {
+        #[arg(long, default_value_t = 2)]
+        runs: usize,
         #[arg(long, default_value_t = 150)]
         episodes: u64,
     },
@@ -140,6 +148,15 @@ fn run(args: Args) -> Result<()> {
                 "viewers".into(),
                 bench_viewers(&pack, seed, clients, pairs, episodes)?,
             );
+        }
+        What::Lab { runs, episodes } => {
+            println!(
+                "\n=== lab: {runs} runs side by side ({}) ===",
+                pack.display()
+            );
+            let r = lab::run(&pack, runs, episodes, seed)?;
+            lab::print(&r);
+            out.insert("lab".into(), serde_json::to_value(r)?);
         }
         What::All => {
             out.insert("training".into(), bench_training(&pack, seed, 150, 40)?);

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use townlet_config::DeviceKind;
 use townlet_inference::{DEFAULT_PORT, ServerOptions};
 use townlet_runner::RunnerOptions;
-use townlet_unified_server::{DemoOptions, ShutdownHandle, run_demo};
+use townlet_unified_server::{DemoOptions, LabOptions, ShutdownHandle, run_demo, run_lab};
 
 /// The workspace this binary was built from (defaults resolve from here, not the cwd).
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -22,6 +22,17 @@ enum DeviceArg {
 #[derive(Parser, Debug)]
 #[command(name = "townlet-demo", version)]
 struct Args {
+    /// Lab file: train every run it lists, side by side, and serve them on one port
+    /// (run folders under <runs-root>/labs/<file name>/<time>/<run id>/).
+    #[arg(
+        long,
+        conflicts_with_all = ["pack", "run", "episodes", "seed", "static_stage", "max_steps", "wait_for_viewers"]
+    )]
+    lab: Option<PathBuf>,
+    /// With --lab: continue the newest lab folder of this lab file (each run from its
+    /// last checkpoint) instead of starting new runs.
+    #[arg(long, requires = "lab")]
+    resume: bool,
     /// Pack folder (default: the workspace's configs/L1_full_observability).
     #[arg(long)]
     pack: Option<PathBuf>,
@@ -132,6 +143,19 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
         ..DemoOptions::default()
     };
     let no_open = args.no_open;
+    if let Some(lab_file) = &args.lab {
+        let lab = LabOptions {
+            resume: args.resume,
+            device: opts.runner.device,
+            server: opts.server,
+            ..LabOptions::new(
+                lab_file.clone(),
+                workspace.join("configs"),
+                args.runs_root.clone(),
+            )
+        };
+        return run_lab_and_report(lab, shutdown, log, no_open);
+    }
     let outcome = run_demo(opts, shutdown, |started| {
         log.attach(&started.log_path);
         println!("Townlet live training: {}", started.url);
@@ -146,6 +170,40 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
         outcome.summary.next_episode,
         outcome.dropped_live,
         outcome.run_dir.display()
+    );
+    Ok(())
+}
+
+/// `--lab`: every run of the lab trains; one URL serves them all.
+fn run_lab_and_report(
+    opts: LabOptions,
+    shutdown: ShutdownHandle,
+    log: &townlet_cli::logging::LogFile,
+    no_open: bool,
+) -> Result<()> {
+    let outcome = run_lab(opts, shutdown, |started| {
+        log.attach(&started.log_path);
+        println!("Townlet lab \"{}\": {}", started.title, started.url);
+        println!("lab folder: {}", started.lab_dir.display());
+        for (id, dir) in &started.runs {
+            println!("  run {id}: {}", dir.display());
+        }
+        if !no_open {
+            open_browser(&started.url);
+        }
+    })?;
+    for run in &outcome.runs {
+        tracing::info!(
+            "[{}] stopped cleanly: {} episodes this session, next episode {}, {} episodes dropped from the live view",
+            run.id,
+            run.summary.episodes_run,
+            run.summary.next_episode,
+            run.dropped_live
+        );
+    }
+    tracing::info!(
+        "lab stopped; resume with --resume ({})",
+        outcome.lab_dir.display()
     );
     Ok(())
 }

@@ -15,7 +15,7 @@ use townlet_recording::Database;
 use townlet_runner::{DemoRunner, RunnerOptions};
 use townlet_unified_server::{DemoOptions, ShutdownHandle, Started, run_demo};
 
-const DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
 pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -48,7 +48,7 @@ pub(crate) fn tiny_pack(dir: &Path) -> PathBuf {
     pack
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -97,110 +97,98 @@ fn same_f32(a: f32, b: f32) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
-#[test]
-fn streamed_episodes_are_the_training_episodes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pack = tiny_pack(tmp.path());
-    let run = tmp.path().join("run");
-    // Both viewers below are connected before episode 0 starts.
-    let (shutdown, server, started) = start_demo(&pack, &run, (12, 4, 30), 2);
+/// What a viewer received: its `hello`, every training `episode_summary` with the
+/// latency finished_at → received (ms), and the full episodes it asked for.
+pub(crate) struct Watched {
+    pub hello: Option<townlet_protocol::Hello>,
+    pub summaries: Vec<(townlet_protocol::EpisodeSummary, u64)>,
+    pub episodes: Vec<townlet_protocol::Episode>,
+}
 
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let received = rt.block_on(async {
-        let url = format!("ws://127.0.0.1:{}/ws", started.port);
-        // A viewer that never reads (tiny receive buffer): it must not hold back the
-        // reader below or training (its own queue skips, and it is dropped on timeout).
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        let stream = socket
-            .connect(([127, 0, 0, 1], started.port).into())
-            .await
-            .expect("connect the silent viewer");
-        let (_silent, _) = tokio_tungstenite::client_async(url.clone(), stream)
-            .await
-            .expect("silent viewer handshake");
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("connect");
-        let mut hello = false;
-        let mut summaries = vec![];
-        let mut episodes = vec![];
-        // Ask for one full episode at a time (a newer episode replaces an unsent one in a
-        // client's queue, so a burst of requests would not all be answered).
-        let mut pending: std::collections::VecDeque<u64> = Default::default();
-        let mut in_flight: Option<u64> = None;
-        let t0 = Instant::now();
-        while !(episodes.len() >= 3
-            && summaries.len() >= 3
-            && pending.is_empty()
-            && in_flight.is_none())
-            && t0.elapsed() < DEADLINE
-        {
-            let msg = match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
-                Ok(Some(Ok(msg))) => msg,
-                other => {
-                    eprintln!("the viewer's stream ended: {other:?}");
-                    break;
-                }
-            };
-            let Message::Text(text) = msg else { continue };
-            let received_at = townlet_protocol::unix_ms_now();
-            match parse_server_message(&text).expect("valid server message") {
-                ServerMessage::Hello(h) => {
-                    assert!(!hello, "hello once");
-                    assert_eq!(h.meters.len(), 8);
-                    assert_eq!(h.actions.len(), 8);
-                    hello = true;
-                }
-                ServerMessage::EpisodeSummary(s) => {
-                    assert!(hello, "hello comes first");
-                    assert_eq!(s.source, Source::Training);
-                    summaries.push((s.episode_id, received_at.saturating_sub(s.finished_at)));
-                    pending.push_back(s.episode_id);
-                }
-                ServerMessage::Episode(e) => {
-                    assert!(hello);
-                    if in_flight == Some(e.episode_id) {
-                        in_flight = None;
-                    }
-                    if e.source == Source::Training
-                        && !episodes
-                            .iter()
-                            .any(|x: &townlet_protocol::Episode| x.episode_id == e.episode_id)
-                    {
-                        episodes.push(e);
-                    }
-                }
-                _ => {}
+/// Read `ws` until `want` training episodes (and their summaries) have arrived, asking
+/// for each summarised episode in full with `get_episode`, or until the deadline.
+pub(crate) async fn watch_episodes<S>(
+    mut ws: tokio_tungstenite::WebSocketStream<S>,
+    want: usize,
+) -> Watched
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut hello = None;
+    let mut summaries = vec![];
+    let mut episodes: Vec<townlet_protocol::Episode> = vec![];
+    // Ask for one full episode at a time (a newer episode replaces an unsent one in a
+    // client's queue, so a burst of requests would not all be answered).
+    let mut pending: std::collections::VecDeque<u64> = Default::default();
+    let mut in_flight: Option<u64> = None;
+    let t0 = Instant::now();
+    while !(episodes.len() >= want
+        && summaries.len() >= want
+        && pending.is_empty()
+        && in_flight.is_none())
+        && t0.elapsed() < DEADLINE
+    {
+        let msg = match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
+            Ok(Some(Ok(msg))) => msg,
+            other => {
+                eprintln!("the viewer's stream ended: {other:?}");
+                break;
             }
-            if in_flight.is_none() {
-                while let Some(id) = pending.pop_front() {
-                    if episodes.iter().any(|x| x.episode_id == id) {
-                        continue;
-                    }
-                    let ask = format!(r#"{{"type":"get_episode","id":{id}}}"#);
-                    ws.send(Message::Text(ask.into())).await.unwrap();
-                    in_flight = Some(id);
-                    break;
+        };
+        let Message::Text(text) = msg else { continue };
+        let received_at = townlet_protocol::unix_ms_now();
+        match parse_server_message(&text).expect("valid server message") {
+            ServerMessage::Hello(h) => {
+                assert!(hello.is_none(), "hello once");
+                assert_eq!(h.meters.len(), 8);
+                assert_eq!(h.actions.len(), 8);
+                hello = Some(h);
+            }
+            ServerMessage::EpisodeSummary(s) => {
+                assert!(hello.is_some(), "hello comes first");
+                assert_eq!(s.source, Source::Training);
+                pending.push_back(s.episode_id);
+                let latency = received_at.saturating_sub(s.finished_at);
+                summaries.push((s, latency));
+            }
+            ServerMessage::Episode(e) => {
+                assert!(hello.is_some());
+                if in_flight == Some(e.episode_id) {
+                    in_flight = None;
                 }
+                if e.source == Source::Training
+                    && !episodes.iter().any(|x| x.episode_id == e.episode_id)
+                {
+                    episodes.push(e);
+                }
+            }
+            _ => {}
+        }
+        if in_flight.is_none() {
+            while let Some(id) = pending.pop_front() {
+                if episodes.iter().any(|x| x.episode_id == id) {
+                    continue;
+                }
+                let ask = format!(r#"{{"type":"get_episode","id":{id}}}"#);
+                ws.send(Message::Text(ask.into())).await.unwrap();
+                in_flight = Some(id);
+                break;
             }
         }
-        (hello, summaries, episodes)
-    });
-    let (hello, summaries, episodes) = received;
-    assert!(hello);
-    assert!(summaries.len() >= 3, "got {} summaries", summaries.len());
-    assert!(episodes.len() >= 3, "got {} episodes", episodes.len());
-    let lat: Vec<u64> = summaries.iter().map(|s| s.1).collect();
-    eprintln!("finished_at → summary received (ms): {lat:?}");
+    }
+    let _ = ws.close(None).await;
+    Watched {
+        hello,
+        summaries,
+        episodes,
+    }
+}
 
-    // Stop (training may still be running): everything finished is drained to disk first.
-    shutdown.request_stop();
-    let outcome = server.join().unwrap().expect("clean stop");
-    assert!(outcome.summary.next_episode as usize >= episodes.len());
-
+/// Each streamed episode equals what training wrote to `run`: metadata the SQLite row,
+/// steps the recording file, field by field.
+pub(crate) fn assert_streamed_equal_recorded(run: &Path, episodes: &[townlet_protocol::Episode]) {
     let db = Database::open_read(&run.join("metrics.db")).unwrap();
-    for ep in &episodes {
+    for ep in episodes {
         let row = db
             .episode_row(ep.episode_id)
             .unwrap()
@@ -240,6 +228,52 @@ fn streamed_episodes_are_the_training_episodes() {
             assert_eq!(ep.steps.action_mask[i], s.action_mask);
         }
     }
+}
+
+#[test]
+fn streamed_episodes_are_the_training_episodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = tiny_pack(tmp.path());
+    let run = tmp.path().join("run");
+    // Both viewers below are connected before episode 0 starts.
+    let (shutdown, server, started) = start_demo(&pack, &run, (12, 4, 30), 2);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let received = rt.block_on(async {
+        let url = format!("ws://127.0.0.1:{}/ws", started.port);
+        // A viewer that never reads (tiny receive buffer): it must not hold back the
+        // reader below or training (its own queue skips, and it is dropped on timeout).
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket
+            .connect(([127, 0, 0, 1], started.port).into())
+            .await
+            .expect("connect the silent viewer");
+        let (_silent, _) = tokio_tungstenite::client_async(url.clone(), stream)
+            .await
+            .expect("silent viewer handshake");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        watch_episodes(ws, 3).await
+    });
+    let Watched {
+        hello,
+        summaries,
+        episodes,
+    } = received;
+    assert!(hello.is_some());
+    assert!(summaries.len() >= 3, "got {} summaries", summaries.len());
+    assert!(episodes.len() >= 3, "got {} episodes", episodes.len());
+    let lat: Vec<u64> = summaries.iter().map(|s| s.1).collect();
+    eprintln!("finished_at → summary received (ms): {lat:?}");
+
+    // Stop (training may still be running): everything finished is drained to disk first.
+    shutdown.request_stop();
+    let outcome = server.join().unwrap().expect("clean stop");
+    assert!(outcome.summary.next_episode as usize >= episodes.len());
+
+    assert_streamed_equal_recorded(&run, &episodes);
 }
 
 #[test]
@@ -293,33 +327,47 @@ fn ctrl_c_stops_training_checkpoints_and_exits_zero() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until a few episodes are in the database.
+    wait_for_episodes(&run, 3);
+    assert_eq!(interrupt(&mut child).code(), Some(0));
+    assert_stopped_with_final_checkpoint(&run);
+}
+
+/// Wait until `run`'s database holds at least `n` episodes.
+pub(crate) fn wait_for_episodes(run: &Path, n: u64) {
     let t0 = Instant::now();
     loop {
-        let n = Database::open_read(&run.join("metrics.db"))
+        let have = Database::open_read(&run.join("metrics.db"))
             .ok()
             .and_then(|db| db.episode_count().ok())
             .unwrap_or(0);
-        if n >= 3 {
-            break;
+        if have >= n {
+            return;
         }
         assert!(t0.elapsed() < DEADLINE, "training never produced episodes");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// SIGINT (Ctrl+C) to `child`; its exit status once it has exited.
+pub(crate) fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
     let st = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(st.success());
     let t0 = Instant::now();
-    let status = loop {
+    loop {
         if let Some(s) = child.try_wait().unwrap() {
-            break s;
+            return s;
         }
         assert!(t0.elapsed() < DEADLINE, "did not exit after Ctrl+C");
         std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(0));
+    }
+}
+
+/// `run` stopped cleanly: episodes without gaps, status `stopped`, and a final checkpoint
+/// that resumes right after the last row (whose id is returned).
+pub(crate) fn assert_stopped_with_final_checkpoint(run: &Path) -> u64 {
     let db = Database::open_read(&run.join("metrics.db")).unwrap();
     let rows = db.list_episodes(100_000, None).unwrap();
     let ids: Vec<u64> = rows.iter().map(|r| r.episode_id).collect();
@@ -343,6 +391,7 @@ fn ctrl_c_stops_training_checkpoints_and_exits_zero() {
         .unwrap();
     let c = townlet_agent::Checkpoint::read(&ck).expect("final checkpoint valid");
     assert_eq!(c.header.next_episode, last.episode_id + 1);
+    last.episode_id
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod demo;
 mod errors;
+mod lab;
 mod overrides;
 mod recordings;
 mod simulate;
