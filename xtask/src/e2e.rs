@@ -62,11 +62,12 @@ pub fn browser_suite(ws: &Workspace) -> Result<()> {
     {
         frontend::npm_ci(ws)?;
     }
-    // Same command (and so the same feature unification) as the `cargo test` phase: after
-    // it this is a no-op, while `cargo build -p` would rebuild burn with other features.
-    // The server's package has integration tests, so its binaries are built too.
+    // Same command and environment (and so the same feature unification and wrapper) as
+    // the `cargo test` phase: after it this is a no-op, while `cargo build -p` would
+    // rebuild burn with other features. The server's package has integration tests, so
+    // its binaries are built too.
     proc::run(
-        Command::new(crate::workspace::cargo())
+        crate::workspace::linted_cargo()
             .args(["test", "--workspace", "--no-run"])
             .current_dir(&ws.root),
         &ws.root,

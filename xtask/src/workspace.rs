@@ -122,6 +122,22 @@ pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
 }
 
+/// `cargo` with clippy as the compiler of the workspace's own crates and every warning
+/// denied (what `cargo clippy -- -D warnings` does, but in a real build). One build then
+/// both lints and produces the test binaries: a separate `cargo clippy` would check every
+/// dependency (burn included) a second time, about three minutes on two cores.
+/// Dependencies are compiled by plain rustc either way. Every command that must reuse
+/// those artifacts (the test and e2e phases) has to use this same environment.
+pub fn linted_cargo() -> Command {
+    let mut cmd = Command::new(cargo());
+    cmd.env("RUSTC_WORKSPACE_WRAPPER", "clippy-driver")
+        .env("CLIPPY_ARGS", CLIPPY_ARGS);
+    cmd
+}
+
+/// `-D warnings`, in the form `cargo clippy` hands it to clippy-driver.
+pub const CLIPPY_ARGS: &str = "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__";
+
 /// The workspace root: the parent of this crate's folder. Only used to run `cargo
 /// metadata` from inside the workspace; the authoritative root comes from its answer.
 fn root_guess() -> PathBuf {

@@ -1,9 +1,10 @@
 //! `townlet-demo`: train and watch live in the browser, in one process.
 
 use anyhow::Result;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use townlet_cli::flags::DeviceArg;
 use townlet_config::DeviceKind;
 use townlet_inference::{DEFAULT_PORT, ServerOptions};
 use townlet_runner::RunnerOptions;
@@ -11,12 +12,6 @@ use townlet_unified_server::{DemoOptions, LabOptions, ShutdownHandle, run_demo, 
 
 /// The workspace this binary was built from (defaults resolve from here, not the cwd).
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum DeviceArg {
-    Flex,
-    Ndarray,
-}
 
 /// Train a Townlet agent and watch its actual training episodes live in a browser.
 #[derive(Parser, Debug)]
@@ -80,12 +75,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let log = townlet_cli::logging::init();
-    match run(args, &log) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => townlet_cli::report::fail(&e),
-    }
+    townlet_cli::flags::main_with(Args::parse(), run)
 }
 
 fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
@@ -121,10 +111,7 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
             runs_root: Some(args.runs_root.clone()),
             episodes: args.episodes,
             seed: args.seed,
-            device: args.device.map(|d| match d {
-                DeviceArg::Flex => DeviceKind::Flex,
-                DeviceArg::Ndarray => DeviceKind::Ndarray,
-            }),
+            device: args.device.map(DeviceKind::from),
             network: None,
             static_stage: args.static_stage,
             max_steps: args.max_steps,

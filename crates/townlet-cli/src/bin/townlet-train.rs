@@ -1,7 +1,7 @@
 //! `townlet-train`: training alone (no server). Thin over `townlet_runner::DemoRunner`.
 
 use anyhow::Result;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -9,20 +9,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use townlet_cli::flags::{DeviceArg, NetworkArg};
 use townlet_config::{DeviceKind, NetworkType};
 use townlet_runner::{DemoRunner, RunnerOptions};
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum DeviceArg {
-    Flex,
-    Ndarray,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum NetworkArg {
-    Simple,
-    Recurrent,
-}
 
 /// Train a Townlet DQN agent on a config pack.
 #[derive(Parser, Debug)]
@@ -67,12 +56,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let log = townlet_cli::logging::init();
-    match run(args, &log) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => townlet_cli::report::fail(&e),
-    }
+    townlet_cli::flags::main_with(Args::parse(), run)
 }
 
 fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
@@ -94,14 +78,8 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
         runs_root: Some(args.runs_root.clone()),
         episodes: args.episodes,
         seed: args.seed,
-        device: args.device.map(|d| match d {
-            DeviceArg::Flex => DeviceKind::Flex,
-            DeviceArg::Ndarray => DeviceKind::Ndarray,
-        }),
-        network: args.network.map(|n| match n {
-            NetworkArg::Simple => NetworkType::Simple,
-            NetworkArg::Recurrent => NetworkType::Recurrent,
-        }),
+        device: args.device.map(DeviceKind::from),
+        network: args.network.map(NetworkType::from),
         static_stage: args.static_stage,
         max_steps: None,
         stop_after_steps: None,
