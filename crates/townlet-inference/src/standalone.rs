@@ -15,8 +15,9 @@ use crate::{
 
 /// How often `--runs-root` looks for new run folders.
 pub const RUNS_ROOT_POLL: Duration = Duration::from_secs(2);
-/// How deep below the root run folders are looked for (`<pack>/<timestamp>` is 2).
-const RUNS_ROOT_DEPTH: usize = 3;
+/// How deep below the root run folders are looked for (`<pack>/<timestamp>` is 2, a lab
+/// run `labs/<lab>/<timestamp>/<run>` is 4).
+const RUNS_ROOT_DEPTH: usize = 4;
 
 /// What to serve. Either `run` (a run folder), `checkpoints` (a checkpoint folder whose
 /// parent holds `config_snapshot/`) or `runs_root` (every run folder below it); `pack`
