@@ -20,9 +20,10 @@ const EXCLUDED_TOP: [&str; 7] = [
 ];
 
 /// `training.*` keys outside the hash: run length, checkpoint cadence, backend.
-const EXCLUDED_TRAINING: [&str; 4] = [
+const EXCLUDED_TRAINING: [&str; 5] = [
     "max_episodes",
     "checkpoint_interval",
+    "snapshot_interval",
     "keep_checkpoints",
     "device",
 ];
@@ -102,7 +103,7 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 
 /// Stable FNV-1a 64 hash of the world and learner settings.
 ///
-/// Excluded: `training.{max_episodes, checkpoint_interval, keep_checkpoints, device}`,
+/// Excluded: `training.{max_episodes, checkpoint_interval, snapshot_interval, keep_checkpoints, device}`,
 /// `recording`, `run_metadata`, the pack's name/paths/warnings, and description texts.
 pub fn config_hash(pack: &Pack) -> u64 {
     let mut s = String::new();

@@ -327,6 +327,9 @@ pub struct TrainingConfig {
     pub checkpoint_interval: u64,
     /// Default 5; 0 keeps all.
     pub keep_checkpoints: usize,
+    /// Episodes between the network snapshots a trainer hands its viewer server for
+    /// probes (docs/usage.md#asking-the-agent). Default 10.
+    pub snapshot_interval: u64,
     /// Default 0.
     pub seed: u64,
     pub loss: LossKind,

@@ -3,6 +3,7 @@
 
 mod hooks;
 mod observation;
+mod probe;
 mod rules;
 mod step;
 
@@ -13,6 +14,7 @@ use townlet_config::Pack;
 
 pub use hooks::RngState;
 pub use observation::{ObservationLayout, SpatialKind};
+pub use probe::{ProbeBatch, ProbeState};
 pub(crate) use rules::MAX_VISION_RANGE;
 pub use rules::{
     ACTION_DOWN, ACTION_INTERACT, ACTION_LEFT, ACTION_RIGHT, ACTION_UP, ACTION_WAIT,

@@ -256,6 +256,10 @@ impl ModelThread {
             return failed(self, crate::error::chain(&e));
         }
         let header = ckpt.header;
+        self.hub
+            .common
+            .probes
+            .offer(self.hub.id(), agent.snapshot(header.episode));
         // The layout the run trained on: the env seeded with the run seed.
         let layout = Env::new(&self.pack, 1, header.seed)
             .map(|e| e.layout())

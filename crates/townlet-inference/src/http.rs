@@ -177,6 +177,8 @@ pub(crate) fn routes(
             },
         );
 
+    let gif_export = crate::export::route(runs.clone());
+
     let metrics = warp::path("metrics").and(warp::path::end()).map(move || {
         reply::with_header(
             metrics_text(&common, &runs),
@@ -198,6 +200,8 @@ pub(crate) fn routes(
         .or(recordings)
         .unify()
         .or(recording)
+        .unify()
+        .or(gif_export)
         .unify()
         .or(metrics)
         .unify();

@@ -80,6 +80,8 @@ pub(crate) struct Common {
     pub clients_total: AtomicU64,
     pub clients_refused: AtomicU64,
     pub clients_timed_out: AtomicU64,
+    /// Every run's probe networks and the probe thread.
+    pub probes: Arc<crate::probe::Probes>,
 }
 
 impl Common {
@@ -93,6 +95,7 @@ impl Common {
             clients_total: AtomicU64::new(0),
             clients_refused: AtomicU64::new(0),
             clients_timed_out: AtomicU64::new(0),
+            probes: Arc::default(),
         }
     }
 
@@ -585,6 +588,7 @@ mod tests {
             temporal: false,
             max_steps_per_episode: 1,
             max_episodes: None,
+            probe_env: None,
         };
         let run = crate::runs::ServedRun {
             id: "main".into(),

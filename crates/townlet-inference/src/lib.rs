@@ -23,10 +23,12 @@
 mod checkpoint;
 mod convert;
 mod error;
+mod export;
 mod http;
 mod hub;
 mod live;
 mod options;
+mod probe;
 mod queue;
 mod replay;
 mod runs;

@@ -4,10 +4,13 @@
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use townlet_agent::NetworkSnapshot;
 use townlet_recording::{CountersHandle, LiveEpisode, LiveStreamCallback};
 
 /// Capacity of the live channel (`flume::bounded(10)`).
 pub const LIVE_QUEUE_CAPACITY: usize = 10;
+/// Capacity of the network snapshot channel beside it (docs/usage.md#asking-the-agent).
+pub const SNAPSHOT_QUEUE_CAPACITY: usize = 2;
 
 /// Counters shared between the trainer side and the server (all relaxed atomics).
 #[derive(Debug, Default)]
@@ -23,6 +26,9 @@ pub struct LiveCounters {
     /// WebSocket clients connected right now (set by the server), so the trainer side can
     /// wait for its first viewers (`townlet-demo --wait-for-viewers`).
     pub viewers: AtomicU64,
+    /// Network snapshots handed over, and those dropped because their queue was full.
+    pub snapshots_offered: AtomicU64,
+    pub snapshots_dropped: AtomicU64,
     recorder: OnceLock<CountersHandle>,
 }
 
@@ -69,6 +75,7 @@ impl LiveCounters {
 #[derive(Debug, Clone)]
 pub struct LiveSender {
     tx: flume::Sender<Arc<LiveEpisode>>,
+    snapshots: flume::Sender<NetworkSnapshot>,
     counters: Arc<LiveCounters>,
 }
 
@@ -105,12 +112,37 @@ impl LiveSender {
     pub fn counters(&self) -> &Arc<LiveCounters> {
         &self.counters
     }
+
+    /// `try_send` of a network snapshot for probes; dropped and counted when the queue
+    /// is full (the server takes them off at once, so only a stalled server drops).
+    pub fn offer_snapshot(&self, snapshot: NetworkSnapshot) -> bool {
+        self.counters
+            .snapshots_offered
+            .fetch_add(1, Ordering::Relaxed);
+        let ok = self.snapshots.try_send(snapshot).is_ok();
+        if !ok {
+            self.counters
+                .snapshots_dropped
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// The runner's snapshot callback (`DemoRunner::set_snapshot_callback`).
+    pub fn snapshot_callback(&self) -> Box<dyn FnMut(NetworkSnapshot) + Send> {
+        let this = self.clone();
+        Box::new(move |s| {
+            this.offer_snapshot(s);
+        })
+    }
 }
 
 /// The server's end: the receiver plus the shared counters.
 #[derive(Debug, Clone)]
 pub struct LiveSource {
     pub rx: flume::Receiver<Arc<LiveEpisode>>,
+    /// Network snapshots from the trainer, for probes.
+    pub snapshots: flume::Receiver<NetworkSnapshot>,
     pub counters: Arc<LiveCounters>,
 }
 
@@ -118,13 +150,19 @@ impl LiveSource {
     /// A bounded channel of `capacity` episodes (use [`LIVE_QUEUE_CAPACITY`]).
     pub fn channel(capacity: usize) -> (LiveSender, LiveSource) {
         let (tx, rx) = flume::bounded(capacity.max(1));
+        let (snap_tx, snapshots) = flume::bounded(SNAPSHOT_QUEUE_CAPACITY);
         let counters = Arc::new(LiveCounters::default());
         (
             LiveSender {
                 tx,
+                snapshots: snap_tx,
                 counters: Arc::clone(&counters),
             },
-            LiveSource { rx, counters },
+            LiveSource {
+                rx,
+                snapshots,
+                counters,
+            },
         )
     }
 }

@@ -89,6 +89,20 @@ async fn start_run(
     meta: Arc<RunMeta>,
     run: ServedRun,
 ) -> (Arc<Hub>, RunTasks) {
+    // Probes: live runs get the trainer's snapshots, checkpoint runs the loaded model.
+    let probe_source = match run.mode {
+        Mode::Live(_) => Some(Source::Training),
+        Mode::Checkpoint(_) => Some(Source::Checkpoint),
+        Mode::Recorded => None,
+    };
+    if let (Some(env), Some(source)) = (&run.world.probe_env, probe_source) {
+        common
+            .probes
+            .register(&meta.id, Arc::clone(&env.0), source);
+    }
+    if let Mode::Live(src) = &run.mode {
+        common.probes.attach_live(&meta.id, src.snapshots.clone());
+    }
     let (live, ckpt) = match run.mode {
         Mode::Live(src) => (Some((src.counters.clone(), src.rx.clone())), None),
         Mode::Checkpoint(src) => (None, Some(src)),

@@ -532,6 +532,42 @@ impl Session {
                 self.watch(hub);
                 self.offer_recording().await;
             }
+            ClientMessage::Probe {
+                run_id,
+                episode_id,
+                step,
+                meters,
+                time_of_day,
+            } => {
+                let Some(hub) = self.runs.hub(&run_id) else {
+                    return Err(unknown_run(&run_id, &self.runs));
+                };
+                let entry = match hub.get(episode_id) {
+                    Some(e) => e,
+                    None => recorded_in(&hub, episode_id).await?,
+                };
+                let request = crate::probe::Request {
+                    run_id,
+                    entry,
+                    step,
+                    meters,
+                    time_of_day,
+                };
+                // Answered when the probe thread is done; the session goes on meanwhile.
+                let probes = Arc::clone(&self.hub.common.probes);
+                let client = Arc::clone(&self.client);
+                tokio::spawn(async move {
+                    let msg = match probes.ask(request).await {
+                        Ok(r) => ServerMessage::Probe((*r).clone()),
+                        Err(e) => ProtocolError {
+                            request: Some("probe".into()),
+                            ..e
+                        }
+                        .to_server_message(),
+                    };
+                    client.queue.push(Arc::from(to_json(&msg)), Kind::Other);
+                });
+            }
         }
         Ok(())
     }
@@ -578,18 +614,23 @@ impl Session {
     }
 
     async fn recorded(&self, id: u64) -> Result<Arc<Entry>, ProtocolError> {
-        let ep = replay::load(self.hub.run_dir.as_deref(), id)
-            .await
-            .map_err(|e| match e.code {
-                // No run folder: to the client this episode simply does not exist.
-                ErrorCode::NotAvailable => ProtocolError::new(
-                    ErrorCode::UnknownEpisode,
-                    format!(
-                        "episode {id} is not among the recent episodes and there are no recordings"
-                    ),
-                ),
-                _ => e,
-            })?;
-        Ok(Arc::new(Entry::new(ep, Source::Replay, None, false)))
+        recorded_in(&self.hub, id).await
     }
+}
+
+/// Episode `id` of `hub`'s run from its recordings (as a replay).
+async fn recorded_in(hub: &Hub, id: u64) -> Result<Arc<Entry>, ProtocolError> {
+    let ep = replay::load(hub.run_dir.as_deref(), id)
+        .await
+        .map_err(|e| match e.code {
+            // No run folder: to the client this episode simply does not exist.
+            ErrorCode::NotAvailable => ProtocolError::new(
+                ErrorCode::UnknownEpisode,
+                format!(
+                    "episode {id} is not among the recent episodes and there are no recordings"
+                ),
+            ),
+            _ => e,
+        })?;
+    Ok(Arc::new(Entry::new(ep, Source::Replay, None, false)))
 }

@@ -17,6 +17,8 @@ pub struct WorldInfo {
     pub temporal: bool,
     pub max_steps_per_episode: u32,
     pub max_episodes: Option<u64>,
+    /// The env probes are built on (docs/usage.md#asking-the-agent).
+    pub(crate) probe_env: Option<crate::probe::ProbeEnv>,
 }
 
 fn tier(t: Tier) -> proto::MeterTier {
@@ -83,6 +85,7 @@ impl WorldInfo {
             temporal: env.temporal(),
             max_steps_per_episode: pack.curriculum.max_steps_per_episode,
             max_episodes: pack.training.max_episodes,
+            probe_env: Some(crate::probe::ProbeEnv(std::sync::Arc::new(env.clone()))),
         }
     }
 

@@ -79,11 +79,25 @@ pub enum ClientMessage {
     Watch {
         run_id: String,
     },
+    /// Ask the agent (docs/protocol.md#probe): the network's Q-values on every cell for the
+    /// state before step `step` (1-based) of episode `episode_id` of run `run_id`; `meters`
+    /// (all of them, each in [0, 1]) and `time_of_day` replace the step's real values.
+    Probe {
+        run_id: String,
+        episode_id: u64,
+        step: u32,
+        #[serde(default)]
+        #[ts(optional = nullable)]
+        meters: Option<Vec<f32>>,
+        #[serde(default)]
+        #[ts(optional = nullable)]
+        time_of_day: Option<u8>,
+    },
 }
 
 impl ClientMessage {
     /// Every client `type`, in the order the docs list them.
-    pub const TYPES: [&'static str; 14] = [
+    pub const TYPES: [&'static str; 15] = [
         "subscribe",
         "next",
         "get_episode",
@@ -98,6 +112,7 @@ impl ClientMessage {
         "load_replay",
         "seek",
         "watch",
+        "probe",
     ];
 
     /// The wire `type` of this message.
@@ -117,6 +132,7 @@ impl ClientMessage {
             ClientMessage::LoadReplay { .. } => "load_replay",
             ClientMessage::Seek { .. } => "seek",
             ClientMessage::Watch { .. } => "watch",
+            ClientMessage::Probe { .. } => "probe",
         }
     }
 
@@ -130,6 +146,12 @@ impl ClientMessage {
             ClientMessage::SetSpeed { speed } => speed.validate(),
             ClientMessage::SetFilter { filter } => filter.validate(),
             ClientMessage::ListRecordings { filters } => filters.validate(),
+            ClientMessage::Probe {
+                meters,
+                time_of_day,
+                step,
+                ..
+            } => validate_probe(meters.as_deref(), *time_of_day, *step),
             _ => Ok(()),
         }
     }
@@ -446,4 +468,36 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ProtocolError> 
     })?;
     message.validate().map_err(fail)?;
     Ok(message)
+}
+
+/// `probe`: steps are 1-based, meters in [0, 1], hours below 24.
+fn validate_probe(
+    meters: Option<&[f32]>,
+    time_of_day: Option<u8>,
+    step: u32,
+) -> Result<(), ProtocolError> {
+    if step == 0 {
+        return Err(ProtocolError::new(
+            ErrorCode::InvalidValue,
+            "probe step 0: steps are numbered from 1",
+        ));
+    }
+    if let Some((i, v)) = meters
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(0.0..=1.0).contains(*v))
+    {
+        return Err(ProtocolError::new(
+            ErrorCode::InvalidValue,
+            format!("probe meters[{i}] = {v} is outside [0, 1]"),
+        ));
+    }
+    if let Some(t) = time_of_day.filter(|t| *t >= 24) {
+        return Err(ProtocolError::new(
+            ErrorCode::InvalidValue,
+            format!("probe time_of_day {t} is not an hour (0..=23)"),
+        ));
+    }
+    Ok(())
 }

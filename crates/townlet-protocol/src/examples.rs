@@ -9,6 +9,7 @@
 use crate::client::{ClientMessage, Delivery, Filter, Order, RecordingFilters, Speed};
 use crate::error::ErrorCode;
 use crate::server::*;
+use crate::probe::{ObservationParts, ProbeNetwork, ProbeResult, ProbedState};
 use std::collections::BTreeMap;
 
 /// Meters of every shipped pack, in index order (docs/packs.md#meters-of-the-shipped-packs).
@@ -561,6 +562,7 @@ pub fn server_examples() -> Vec<(&'static str, ServerMessage)> {
                 total: 2,
             }),
         ),
+        ("probe", ServerMessage::Probe(probe_result(run))),
         (
             "error",
             ServerMessage::Error(ErrorMessage {
@@ -677,7 +679,75 @@ pub fn client_examples() -> Vec<(&'static str, ClientMessage)> {
                 run_id: LAB_RUNS[1].into(),
             },
         ),
+        (
+            "probe",
+            ClientMessage::Probe {
+                run_id: LAB_RUNS[0].into(),
+                episode_id: 1234,
+                step: 2,
+                meters: Some(vec![0.2, 0.9, 0.8, 0.5, 1.0, 1.0, 1.0, 1.0]),
+                time_of_day: None,
+            },
+        ),
     ]
+}
+
+/// A `probe` answer on a 3×3 corner of the town (real answers cover the whole grid):
+/// the agent at `[1, 1]` next to a Bed at `[2, 1]`, low energy (a what-if).
+pub fn probe_result(run: &str) -> ProbeResult {
+    let mut mix = Mix(16);
+    let side = 3u32;
+    let meters = vec![0.2, 0.9, 0.8, 0.5, 1.0, 1.0, 1.0, 1.0];
+    let mut q_values = Vec::new();
+    let mut masks = Vec::new();
+    for y in 0..side as i32 {
+        for x in 0..side as i32 {
+            let toward_bed = 2.0 - (2 - x).abs() as f32 - (1 - y).abs() as f32;
+            let q: Vec<f32> = (0..ACTIONS.len())
+                .map(|a| r3(10.0 + toward_bed + mix.unit() - if a == 3 { 0.0 } else { 0.8 }))
+                .collect();
+            let mut m = vec![true; ACTIONS.len()];
+            m[0] = y != 0;
+            m[2] = x != 0;
+            m[4] = x == 2 && y == 1;
+            q_values.push(q);
+            masks.push(m);
+        }
+    }
+    ProbeResult {
+        run_id: run.into(),
+        episode_id: 1234,
+        step: 2,
+        network: ProbeNetwork {
+            after_episode: 1230,
+            source: Source::Training,
+            network_type: "simple".into(),
+            exact: false,
+        },
+        state: ProbedState {
+            position: [1, 1],
+            meters: meters.clone(),
+            time_of_day: None,
+            what_if: true,
+        },
+        grid: GridSize {
+            width: side,
+            height: side,
+        },
+        q_values,
+        masks,
+        observation: ObservationParts {
+            spatial_kind: "grid".into(),
+            side,
+            origin: [0, 0],
+            spatial: vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0],
+            position: vec![0.5, 0.5],
+            meters,
+            affordance: None,
+            temporal: vec![0.0, 1.0, 0.0, 0.004],
+        },
+        compute_ms: 3.5,
+    }
 }
 
 /// The fixture file the frontend's unit tests and e2e fixture server replay: one wire

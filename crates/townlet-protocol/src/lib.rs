@@ -31,6 +31,7 @@
 mod client;
 mod error;
 pub mod examples;
+mod probe;
 mod server;
 mod typescript;
 
@@ -38,6 +39,7 @@ pub use client::{
     ClientMessage, Delivery, Filter, Order, RecordingFilters, Speed, parse_client_message,
 };
 pub use error::{ErrorCode, ProtocolError};
+pub use probe::{ObservationParts, ProbeNetwork, ProbeResult, ProbedState};
 pub use server::*;
 pub use typescript::{TYPESCRIPT_PATH, typescript};
 

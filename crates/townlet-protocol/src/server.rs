@@ -33,6 +33,7 @@ pub enum ServerMessage {
     Stats(Stats),
     ModelLoaded(ModelLoaded),
     Recordings(Recordings),
+    Probe(crate::ProbeResult),
     Error(ErrorMessage),
 }
 
@@ -50,6 +51,7 @@ impl ServerMessage {
             ServerMessage::Stats(_) => "stats",
             ServerMessage::ModelLoaded(_) => "model_loaded",
             ServerMessage::Recordings(_) => "recordings",
+            ServerMessage::Probe(_) => "probe",
             ServerMessage::Error(_) => "error",
         }
     }
@@ -67,12 +69,13 @@ impl ServerMessage {
             ServerMessage::Stats(m) => Some(&m.run_id),
             ServerMessage::ModelLoaded(m) => Some(&m.run_id),
             ServerMessage::Recordings(m) => Some(&m.run_id),
+            ServerMessage::Probe(m) => Some(&m.run_id),
             ServerMessage::Error(m) => m.run_id.as_deref(),
         }
     }
 
     /// Every server `type`, in the order the docs list them.
-    pub const TYPES: [&'static str; 11] = [
+    pub const TYPES: [&'static str; 12] = [
         "hello",
         "runs",
         "episode_summary",
@@ -83,6 +86,7 @@ impl ServerMessage {
         "stats",
         "model_loaded",
         "recordings",
+        "probe",
         "error",
     ];
 }

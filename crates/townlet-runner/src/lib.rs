@@ -34,5 +34,5 @@ pub mod threads;
 pub use run_folder::{RunFolder, RunFolderError};
 pub use runner::{
     DemoRunner, EpisodeReport, EvalOptions, PhaseTimes, ResumeError, RunSummary, RunnerError,
-    RunnerOptions, StopFlag,
+    RunnerOptions, SnapshotCallback, StopFlag,
 };

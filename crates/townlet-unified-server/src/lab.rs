@@ -174,7 +174,8 @@ pub fn run_lab(
                 .map_err(|e| DemoError::from(townlet_runner::RunnerError::from(e)))?;
         }
         let (sender, source) = LiveSource::channel(opts.live_queue);
-        let runner = DemoRunner::new(
+        let snapshots = sender.snapshot_callback();
+        let mut runner = DemoRunner::new(
             &RunnerOptions {
                 run_dir: Some(dir.clone()),
                 device: opts.device,
@@ -184,6 +185,7 @@ pub fn run_lab(
             shutdown.stop_flag(),
         )
         .map_err(DemoError::from)?;
+        runner.set_snapshot_callback(snapshots);
         source
             .counters
             .attach_recorder(runner.recorder_counters_handle());

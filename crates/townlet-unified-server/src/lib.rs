@@ -250,11 +250,13 @@ pub fn run_demo(
 
     let (sender, source) = LiveSource::channel(opts.live_queue);
     let counters = Arc::clone(&source.counters);
-    let runner = DemoRunner::new(
+    let snapshots = sender.snapshot_callback();
+    let mut runner = DemoRunner::new(
         &opts.runner,
         Some(sender.into_callback()),
         shutdown.stop_flag(),
     )?;
+    runner.set_snapshot_callback(snapshots);
     counters.attach_recorder(runner.recorder_counters_handle());
     let world = WorldInfo::new(runner.pack(), runner.env());
     let run_dir = runner.run_dir().to_path_buf();

@@ -22,6 +22,9 @@ export type {
   MeterInfo,
   MeterTier,
   Mode,
+  ObservationParts,
+  ProbeNetwork,
+  ProbedState,
   Order,
   RecordingFilters,
   RecordingInfo,
@@ -50,6 +53,7 @@ export type EpisodeEnd = MessageOf<'episode_end'>
 export type Stats = MessageOf<'stats'>
 export type ModelLoaded = MessageOf<'model_loaded'>
 export type Recordings = MessageOf<'recordings'>
+export type Probe = MessageOf<'probe'>
 export type ErrorMessage = MessageOf<'error'>
 
 export type FilterKind = Filter['kind']
@@ -70,6 +74,7 @@ const REQUIRED: { [K in ServerMessage['type']]: (keyof MessageOf<K> & string)[] 
   stats: ['run_id', 'episodes_trained', 'dropped'],
   model_loaded: ['run_id', 'checkpoint', 'checkpoint_episode'],
   recordings: ['run_id', 'items', 'total'],
+  probe: ['run_id', 'episode_id', 'step', 'network', 'state', 'grid', 'q_values', 'masks', 'observation'],
   error: ['code', 'message'],
   runs: ['runs', 'lab_title'],
 }

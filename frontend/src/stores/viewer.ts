@@ -12,6 +12,7 @@ import type {
   HistoryPoint,
   ModelLoaded,
   Order,
+  Probe,
   RecordingFilters,
   RecordingInfo,
   RunInfo,
@@ -97,6 +98,8 @@ function viewerStore() {
   const pinned = ref<number | null>(null)
   /** In step with another run: episodes are chosen from outside (no `next` at the end). */
   const lockstep = ref(false)
+  /** The newest `probe` answer ("ask the agent", stores/probe.ts asks). */
+  const probe = shallowRef<Probe | null>(null)
 
   const playback = reactive(
     new Playback({
@@ -146,6 +149,7 @@ function viewerStore() {
     endCards.value = []
     recordings.value = []
     recordingsTotal.value = 0
+    probe.value = null
     explicitPending.value = false
     playback.clear()
   }
@@ -233,6 +237,9 @@ function viewerStore() {
       }
       case 'model_loaded':
         model.value = markRaw(message)
+        break
+      case 'probe':
+        probe.value = markRaw(message)
         break
       case 'recordings':
         recordings.value = markRaw(message.items)
@@ -440,6 +447,8 @@ function viewerStore() {
     wanted,
     pinned,
     lockstep,
+    probe,
+    send,
     runInfo,
     playback,
     episode,

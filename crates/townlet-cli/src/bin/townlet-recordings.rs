@@ -75,18 +75,32 @@ enum Command {
         #[command(flatten)]
         source: Source,
     },
-    /// The whole episode as JSON on stdout (non-finite numbers become null).
+    /// The whole episode as JSON on stdout (non-finite numbers become null), or as an
+    /// animated GIF (`--gif FILE`).
     Export {
         /// Episode id.
         id: u64,
         #[command(flatten)]
         source: Source,
-        /// JSON output (the only format).
-        #[arg(long, required = true)]
+        /// JSON output.
+        #[arg(long, required_unless_present = "gif", conflicts_with = "gif")]
         json: bool,
         /// Write to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// An animated GIF of the episode to FILE (the town, the agent, its meters and
+        /// the action chosen, one frame per step).
+        #[arg(long, value_name = "FILE")]
+        gif: Option<PathBuf>,
+        /// First step of the GIF (1-based).
+        #[arg(long, requires = "gif")]
+        from: Option<u32>,
+        /// Last step of the GIF (inclusive).
+        #[arg(long, requires = "gif")]
+        to: Option<u32>,
+        /// Steps per second of the GIF (the viewer's 1x is 5).
+        #[arg(long, requires = "gif", default_value_t = 5.0)]
+        fps: f32,
     },
 }
 
@@ -149,9 +163,18 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
             source,
             json,
             output,
+            gif,
+            from,
+            to,
+            fps,
         } => {
+            if let Some(path) = gif {
+                let steps = (from.is_some() || to.is_some())
+                    .then(|| from.unwrap_or(1)..=to.unwrap_or(u32::MAX));
+                return export_gif(&source, id, &path, steps, fps);
+            }
             if !json {
-                bail!("only --json export is supported");
+                bail!("choose --json or --gif FILE");
             }
             let rm = load(&source, id)?;
             let export = Export::of(&rm).ok_or_else(|| anyhow!("episode {id} did not load"))?;
@@ -169,5 +192,49 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `export ID --gif FILE`: the world's names come from the run's config snapshot.
+fn export_gif(
+    source: &Source,
+    id: u64,
+    path: &std::path::Path,
+    steps: Option<std::ops::RangeInclusive<u32>>,
+    fps: f32,
+) -> Result<()> {
+    let rm = load(source, id)?;
+    let ep = rm
+        .episode()
+        .ok_or_else(|| anyhow!("episode {id} did not load"))?;
+    let db = source.db_path();
+    let run_dir = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let pack_dir = townlet_inference::snapshot_pack(run_dir)?;
+    let pack = townlet_config::load_pack(&pack_dir)
+        .with_context(|| format!("loading the run's pack {}", pack_dir.display()))?;
+    let env = townlet_env::Env::new(&pack, 1, 0)?;
+    let world = townlet_export::ExportWorld {
+        grid: env.grid_size(),
+        meters: env.meter_names().to_vec(),
+        actions: env.action_names().to_vec(),
+    };
+    // `--to` past the end means "to the end".
+    let steps = steps.map(|r| *r.start()..=(*r.end()).min(ep.len() as u32));
+    let opts = townlet_export::ExportOptions {
+        fps,
+        steps,
+        ..Default::default()
+    };
+    let bytes = townlet_export::episode_gif(ep, &world, &opts)?;
+    std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "wrote {} ({} frames, {} bytes)",
+        path.display(),
+        opts.steps.map_or(ep.len(), |r| (r.end() + 1 - r.start()) as usize),
+        bytes.len()
+    );
     Ok(())
 }

@@ -355,6 +355,7 @@ fn training(
     }
     let ckpt = t.opt_int::<u64>(e, "checkpoint_interval", 100, 1);
     let keep = t.opt_int::<usize>(e, "keep_checkpoints", 5, 0);
+    let snap = t.opt_int::<u64>(e, "snapshot_interval", 10, 1);
     let seed = t.opt_int::<u64>(e, "seed", 0, 0);
     let loss = t.opt_word(e, "loss", LossKind::Mse);
     let huber = t.opt_f64(e, "huber_delta", 1.0, R::Gt(0.0));
@@ -380,6 +381,7 @@ fn training(
         Some(epsilon_min),
         Some(checkpoint_interval),
         Some(keep_checkpoints),
+        Some(snapshot_interval),
         Some(seed),
         Some(loss),
         Some(huber_delta),
@@ -400,6 +402,7 @@ fn training(
         eps_min,
         ckpt,
         keep,
+        snap,
         seed,
         loss,
         huber,
@@ -422,6 +425,7 @@ fn training(
             epsilon_min,
             checkpoint_interval,
             keep_checkpoints,
+            snapshot_interval,
             seed,
             loss,
             huber_delta,

@@ -44,7 +44,7 @@ impl Env {
         Ok(())
     }
 
-    fn check_cell(&self, pos: [i32; 2]) -> Result<(), EnvError> {
+    pub(super) fn check_cell(&self, pos: [i32; 2]) -> Result<(), EnvError> {
         if !self.rules.on_grid(pos) {
             return Err(EnvError::OffGrid {
                 pos,

@@ -139,7 +139,7 @@ impl Env {
 /// Builds one agent's observation into `out` (docs/world.md#observations).
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn write_observation(
+pub(super) fn write_observation(
     r: &Rules,
     cell_aff: &[u16],
     base_grid: &[f32],
@@ -214,7 +214,7 @@ fn write_observation(
 
 /// Mask for the current state (docs/world.md#action-masks).
 #[inline]
-fn write_mask(r: &Rules, cell_aff: &[u16], pos: [i32; 2], m: &[f32], t: u32, out: &mut [bool]) {
+pub(super) fn write_mask(r: &Rules, cell_aff: &[u16], pos: [i32; 2], m: &[f32], t: u32, out: &mut [bool]) {
     if r.is_dead_for_mask(m) {
         out.fill(false);
         return;

@@ -4,4 +4,5 @@
 mod behaviour;
 mod common;
 mod golden;
+mod probe;
 mod props;

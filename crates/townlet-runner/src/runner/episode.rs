@@ -59,6 +59,9 @@ impl DemoRunner {
                 report.evaluation = Some(self.evaluate(ev.episodes)?);
             }
             on_episode(&report);
+            if !was_interrupted {
+                self.offer_snapshot(e);
+            }
             self.next_episode = e + 1;
             let last = self.next_episode >= self.max_episodes;
             if was_interrupted

@@ -11,10 +11,12 @@ mod episode;
 mod error;
 mod metrics;
 mod options;
+mod snapshot;
 
 pub use error::{ResumeError, RunnerError};
 pub use metrics::{EpisodeReport, PhaseTimes, RunSummary};
 pub use options::{EvalOptions, RunnerOptions, apply_overrides};
+pub use snapshot::SnapshotCallback;
 
 use crate::run_folder::RunFolder;
 use metrics::now_ms;
@@ -47,6 +49,7 @@ pub struct DemoRunner {
     steps_this_process: u64,
     phase: PhaseTimes,
     evaluation: Option<EvalOptions>,
+    on_snapshot: Option<SnapshotCallback>,
 }
 
 impl DemoRunner {
@@ -122,6 +125,7 @@ impl DemoRunner {
             steps_this_process: 0,
             phase: PhaseTimes::default(),
             evaluation: None,
+            on_snapshot: None,
         };
         if resuming {
             runner.resume()?;

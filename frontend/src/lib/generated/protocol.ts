@@ -24,7 +24,7 @@ export type CascadeInfo = { source: string, target: string, threshold: number, }
 /**
  * Every message a client may send.
  */
-export type ClientMessage = { "type": "subscribe", delivery?: Delivery, speed?: Speed, filter?: Filter, } | { "type": "next", after?: number | null, order?: Order, } | { "type": "get_episode", id: number, } | { "type": "set_speed", speed: Speed, } | { "type": "pause" } | { "type": "resume" } | { "type": "step" } | { "type": "jump_live" } | { "type": "set_filter", filter: Filter, } | { "type": "set_policy", greedy: boolean, } | { "type": "list_recordings", filters?: RecordingFilters, } | { "type": "load_replay", episode_id: number, } | { "type": "seek", index: number, } | { "type": "watch", run_id: string, };
+export type ClientMessage = { "type": "subscribe", delivery?: Delivery, speed?: Speed, filter?: Filter, } | { "type": "next", after?: number | null, order?: Order, } | { "type": "get_episode", id: number, } | { "type": "set_speed", speed: Speed, } | { "type": "pause" } | { "type": "resume" } | { "type": "step" } | { "type": "jump_live" } | { "type": "set_filter", filter: Filter, } | { "type": "set_policy", greedy: boolean, } | { "type": "list_recordings", filters?: RecordingFilters, } | { "type": "load_replay", episode_id: number, } | { "type": "seek", index: number, } | { "type": "watch", run_id: string, } | { "type": "probe", run_id: string, episode_id: number, step: number, meters?: Array<number> | null, time_of_day?: number | null, };
 
 /**
  * How a client receives episodes (docs/decisions.md#delivery-model).
@@ -264,9 +264,99 @@ checkpoint_episode: number, epsilon: number | null, curriculum_stage: number, de
 loaded_at: number, };
 
 /**
+ * The observation the network received at the probed state (at the agent's real cell),
+ * cut into its parts (docs/world.md#observations).
+ */
+export type ObservationParts = { 
+/**
+ * `window` (partially observable packs: `side × side` cells centred on the agent) or
+ * `grid` (the whole town, `side × side`).
+ */
+spatial_kind: string, side: number, 
+/**
+ * World cell of the spatial part's top-left corner (`[0, 0]` for `grid`; may lie
+ * outside the town for a window near an edge).
+ */
+origin: [number, number], 
+/**
+ * Row-major; 1 = an affordance (a full grid also marks the agent: +1, at most 2).
+ */
+spatial: Array<number | null>, position: Array<number | null>, meters: Array<number | null>, 
+/**
+ * The affordance under the agent (the one-hot's slot), `null` for none.
+ */
+affordance: string | null, 
+/**
+ * `sin(hour)`, `cos(hour)`, `progress/10`, `lifetime`.
+ */
+temporal: Array<number | null>, };
+
+/**
  * Which episode `next` picks (docs/decisions.md#next-order-and-history).
  */
 export type Order = "latest" | "sequential";
+
+/**
+ * Which network answered a probe.
+ */
+export type ProbeNetwork = { 
+/**
+ * The network after this training episode ("network after episode 1230").
+ */
+after_episode: number, 
+/**
+ * `training`: a snapshot the trainer handed over (live mode); `checkpoint`: a
+ * checkpoint file (checkpoint mode, replays of a run folder).
+ */
+source: Source, 
+/**
+ * `simple` or `recurrent`.
+ */
+network_type: string, 
+/**
+ * This network started the probed episode (checkpoint mode: played all of it), so at
+ * the agent's real cell and state the probe gives the Q-values stored in the step.
+ */
+exact: boolean, };
+
+/**
+ * Reply to `probe`: for every cell of the town (row-major, `y · width + x`) the Q-values
+ * the network gives with the agent placed there, and the action mask there.
+ */
+export type ProbeResult = { 
+/**
+ * The run this message belongs to.
+ */
+run_id: string, episode_id: number, 
+/**
+ * 1-based: the decision of this step is probed (the state before it).
+ */
+step: number, network: ProbeNetwork, state: ProbedState, grid: GridSize, 
+/**
+ * One entry per cell, each one value per action.
+ */
+q_values: Array<Array<number | null>>, 
+/**
+ * One entry per cell, each one flag per action (true = allowed).
+ */
+masks: Array<Array<boolean>>, observation: ObservationParts, 
+/**
+ * Milliseconds the server spent on this answer (0 when it came from the cache).
+ */
+compute_ms: number | null, };
+
+/**
+ * The state a probe asked about: the step's real state, or the what-if values.
+ */
+export type ProbedState = { 
+/**
+ * The agent's real cell before the step.
+ */
+position: [number, number], meters: Array<number | null>, time_of_day: number | null, 
+/**
+ * Meters or clock differ from the step's real state.
+ */
+what_if: boolean, };
 
 /**
  * Filters for `list_recordings`; every field is optional.
@@ -366,13 +456,13 @@ runs: Array<RunInfo>, lab_title: string | null, };
 /**
  * A server frame as received (the TypeScript `ServerFrame`): a message plus `v`.
  */
-export type ServerFrame = { v: number, } & ({ "type": "hello" } & Hello | { "type": "runs" } & RunsMessage | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "error" } & ErrorMessage);
+export type ServerFrame = { v: number, } & ({ "type": "hello" } & Hello | { "type": "runs" } & RunsMessage | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "probe" } & ProbeResult | { "type": "error" } & ErrorMessage);
 
 /**
  * Every message the server sends. On the wire each is a JSON object with `type` (the
  * variant name in snake_case) and `v` (see [`crate::to_json`]).
  */
-export type ServerMessage = { "type": "hello" } & Hello | { "type": "runs" } & RunsMessage | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "error" } & ErrorMessage;
+export type ServerMessage = { "type": "hello" } & Hello | { "type": "runs" } & RunsMessage | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "probe" } & ProbeResult | { "type": "error" } & ErrorMessage;
 
 /**
  * The client's session as the server holds it (echoed in `hello` with the defaults).

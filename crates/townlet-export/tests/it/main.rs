@@ -1,0 +1,3 @@
+//! The export crate's integration tests, in one test binary.
+
+mod gif_export;
