@@ -97,7 +97,7 @@ export async function measurePlayback({ url, speed = '50', ms = 8000 }) {
   }
 }
 
-export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'test-output', 'screenshots'), log = console.log } = {}) {
+export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'test-output', 'screenshots'), log = console.log, probes = true } = {}) {
   if (!url) throw new Error('no server URL (set TOWNLET_URL)')
   mkdirSync(screenshots, { recursive: true })
   const profile = mkdtempSync(join(tmpdir(), 'townlet-e2e-'))
@@ -233,6 +233,9 @@ export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'tes
       await waitFor('back to LIVE TRAINING', async () => (await text('mode-badge')) === 'LIVE TRAINING')
     })
 
+    if (probes) await probeChecks({ page, check, waitFor, text, shot })
+    else log('info the fixture server answers no probes: policy map and GIF checks skipped')
+
     if ((await page.getByTestId('run-picker').count()) > 0) await labChecks({ page, url, check, waitFor, text, num, shot })
     else log('info one run on this server: no run picker, compare view or run links to check')
 
@@ -248,6 +251,64 @@ export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'tes
   const failed = results.filter((r) => !r.ok)
   log(`${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${screenshots}`)
   return failed.length === 0
+}
+
+/**
+ * "Ask the agent" on a real server: the policy map appears for the paused step, moving the
+ * what-if meter sliders changes at least one arrow, and the download button yields a GIF.
+ */
+async function probeChecks({ page, check, waitFor, text, shot }) {
+  const arrows = async () => (await page.getByTestId('policy-arrow').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-cell')}:${e.getAttribute('data-action')}`))).join(' ')
+  await check('the policy map appears', async () => {
+    const button = page.getByTestId('play-pause')
+    if ((await button.getAttribute('aria-pressed')) !== 'true') await button.click()
+    await page.getByTestId('ask-toggle').check()
+    // The first network snapshot comes after `snapshot_interval` episodes.
+    await waitFor('policy arrows', async () => (await page.getByTestId('policy-arrow').count()) > 0)
+    const cells = await page.getByTestId('cell').count()
+    await waitFor('an arrow on every cell', async () => (await page.getByTestId('policy-arrow').count()) === cells)
+    const network = await text('probe-network')
+    if (!/network after episode \d+/.test(network)) throw new Error(`network line: ${network}`)
+    await page.getByTestId('policy-legend').waitFor({ timeout: DEADLINE })
+    await shot('policy-map')
+  })
+  await check('a meter slider changes at least one arrow on a prepared state', async () => {
+    const before = await arrows()
+    const sliders = await page.locator('[data-testid^=whatif-]:not([data-testid=whatif-reset])').all()
+    let changed = false
+    // Drain the meters one by one until the policy turns somewhere.
+    for (const s of sliders) {
+      await s.evaluate((el) => {
+        el.value = '0'
+        el.dispatchEvent(new Event('input', { bubbles: true }))
+      })
+      // Give the answer a few seconds; if no arrow turned, drain the next meter too.
+      const until = Date.now() + 5000
+      while (!changed && Date.now() < until) {
+        changed = (await arrows()) !== before && /what if/.test(await text('probe-network'))
+        if (!changed) await page.waitForTimeout(100)
+      }
+      if (changed) break
+    }
+    if (!changed) throw new Error('no arrow changed with every meter at 0')
+    await shot('policy-map-what-if')
+    await page.getByTestId('whatif-reset').click()
+    await waitFor('back to the real state', async () => !/what if/.test(await text('probe-network')))
+  })
+  await check('the download button yields a GIF', async () => {
+    const link = page.getByTestId('download-gif')
+    const href = await link.getAttribute('href')
+    if ((await link.getAttribute('download')) === null) throw new Error('the link is not a download')
+    const head = await page.evaluate(async (u) => {
+      const r = await fetch(u)
+      const bytes = new Uint8Array(await r.arrayBuffer())
+      return { status: r.status, type: r.headers.get('content-type'), magic: String.fromCharCode(...bytes.slice(0, 6)), size: bytes.length }
+    }, href)
+    if (head.status !== 200 || head.type !== 'image/gif' || head.magic !== 'GIF89a') throw new Error(`download: ${JSON.stringify(head)}`)
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: DEADLINE }), link.click()])
+    if (!download.suggestedFilename().endsWith('.gif')) throw new Error(`file name ${download.suggestedFilename()}`)
+    await page.getByTestId('ask-toggle').uncheck()
+  })
 }
 
 /**

@@ -59,7 +59,7 @@ pub use checkpoint::{Checkpoint, CheckpointError, CheckpointHeader};
 pub use curriculum::{Curriculum, StageTransition, TransitionReason, stage_multiplier};
 pub use device::TrainDevice;
 pub use drqn::RecurrentLearner;
-pub use probe::NetworkSnapshot;
 pub use learner::{DqnLearner, Learner, LearnerNet, LearnerSettings, UpdateStats};
+pub use probe::NetworkSnapshot;
 pub use recurrent::{ObsSlices, RecurrentQNetwork};
 pub use sequence::{EpisodeRecord, SequenceBuffer};

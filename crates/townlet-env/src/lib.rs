@@ -29,8 +29,7 @@ pub mod script;
 pub use end_reason::EndReason;
 pub use env::{
     ACTION_DOWN, ACTION_INTERACT, ACTION_LEFT, ACTION_RIGHT, ACTION_UP, ACTION_WAIT, Env,
-    InteractionProgress, NUM_SUBSTRATE_ACTIONS, ObservationLayout, ProbeBatch, ProbeState, RngState,
-    SpatialKind,
-    StepResult,
+    InteractionProgress, NUM_SUBSTRATE_ACTIONS, ObservationLayout, ProbeBatch, ProbeState,
+    RngState, SpatialKind, StepResult,
 };
 pub use error::EnvError;

@@ -345,7 +345,13 @@ fn draw(
             }
         }
         None => {
-            canvas.text(cx.saturating_sub(3), cy.saturating_sub(5), &mark, 2, AGENT_MARK);
+            canvas.text(
+                cx.saturating_sub(3),
+                cy.saturating_sub(5),
+                &mark,
+                2,
+                AGENT_MARK,
+            );
         }
     }
     // Meters.
@@ -357,7 +363,13 @@ fn draw(
         canvas.text(px, y, &short, FONT_SCALE, DIM);
         let bar_y = y + 12;
         canvas.rect(px, bar_y, PANEL - 20, 8, BAR_BG);
-        canvas.rect(px, bar_y, ((PANEL - 20) as f32 * v) as u32, 8, meter_colour(v));
+        canvas.rect(
+            px,
+            bar_y,
+            ((PANEL - 20) as f32 * v) as u32,
+            8,
+            meter_colour(v),
+        );
         y += 26;
     }
     if let Some(t) = s.time_of_day {

@@ -99,35 +99,39 @@ pub(crate) fn route(
     warp::get()
         .and(warp::path!("api" / "runs" / String / "episodes" / String))
         .and(warp::query::<HashMap<String, String>>())
-        .then(move |run: String, file: String, q: HashMap<String, String>| {
-            let runs = runs.clone();
-            async move {
-                match gif(runs, run, file.clone(), q).await {
-                    Ok(bytes) => {
-                        let name = format!("townlet-{file}");
-                        let r = reply::with_header(bytes, "content-type", "image/gif");
-                        reply::with_header(
-                            r,
-                            "content-disposition",
-                            format!("attachment; filename=\"{name}\""),
-                        )
-                        .into_response()
-                    }
-                    Err(e) => {
-                        let status = match e.code {
-                            ErrorCode::UnknownEpisode | ErrorCode::UnknownRun => {
-                                StatusCode::NOT_FOUND
-                            }
-                            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-                            _ => StatusCode::BAD_REQUEST,
-                        };
-                        reply::with_status(
-                            reply::json(&serde_json::json!({"code": e.code, "message": e.message})),
-                            status,
-                        )
-                        .into_response()
+        .then(
+            move |run: String, file: String, q: HashMap<String, String>| {
+                let runs = runs.clone();
+                async move {
+                    match gif(runs, run, file.clone(), q).await {
+                        Ok(bytes) => {
+                            let name = format!("townlet-{file}");
+                            let r = reply::with_header(bytes, "content-type", "image/gif");
+                            reply::with_header(
+                                r,
+                                "content-disposition",
+                                format!("attachment; filename=\"{name}\""),
+                            )
+                            .into_response()
+                        }
+                        Err(e) => {
+                            let status = match e.code {
+                                ErrorCode::UnknownEpisode | ErrorCode::UnknownRun => {
+                                    StatusCode::NOT_FOUND
+                                }
+                                ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                                _ => StatusCode::BAD_REQUEST,
+                            };
+                            reply::with_status(
+                                reply::json(
+                                    &serde_json::json!({"code": e.code, "message": e.message}),
+                                ),
+                                status,
+                            )
+                            .into_response()
+                        }
                     }
                 }
-            }
-        })
+            },
+        )
 }

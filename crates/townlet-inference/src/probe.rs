@@ -85,6 +85,16 @@ pub(crate) struct Probes {
     pub refused: AtomicU64,
 }
 
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probes")
+            .field("runs", &lock(&self.targets).len())
+            .field("computed", &self.computed)
+            .field("cached", &self.cached)
+            .finish()
+    }
+}
+
 impl Probes {
     /// Makes run `run_id` probeable on `env`'s pack with networks from `source`.
     pub(crate) fn register(&self, run_id: &str, env: Arc<Env>, source: Source) {
@@ -237,12 +247,7 @@ pub fn state_before(ep: &LiveEpisode, env: &Env, step: u32) -> Option<ProbeState
         (s.position, s.meters.clone(), s.time_of_day, None)
     } else {
         let s = ep.step(step as usize - 2)?;
-        (
-            s.position,
-            s.meters,
-            s.time_of_day,
-            s.interaction_progress,
-        )
+        (s.position, s.meters, s.time_of_day, s.interaction_progress)
     };
     let position = [position.0, position.1];
     Some(ProbeState {
@@ -272,11 +277,7 @@ fn pick(target: &Target, entry: &Entry) -> Option<(Arc<NetworkSnapshot>, bool)> 
     Some((Arc::clone(best), best.after_episode + 1 == id))
 }
 
-fn answer(
-    target: &Target,
-    req: &Request,
-    cache: &mut VecDeque<(Key, Arc<ProbeResult>)>,
-) -> Reply {
+fn answer(target: &Target, req: &Request, cache: &mut VecDeque<(Key, Arc<ProbeResult>)>) -> Reply {
     let started = Instant::now();
     let ep = &req.entry.episode;
     let len = ep.len();
@@ -313,7 +314,18 @@ fn answer(
             return Ok(Arc::new(r));
         }
     }
-    let result = compute(target, req, &snap, exact)?;
+    let network = ProbeNetwork {
+        after_episode: snap.after_episode,
+        source: target.source,
+        network_type: snap.network_type().into(),
+        exact,
+    };
+    let question = Question {
+        step: req.step,
+        meters: req.meters.clone(),
+        time_of_day: req.time_of_day,
+    };
+    let result = probe_episode(&target.env, &snap, network, &req.run_id, ep, &question)?;
     let mut result = result;
     result.compute_ms = (started.elapsed().as_secs_f64() * 1000.0).max(1e-3) as f32;
     let result = Arc::new(result);
@@ -324,17 +336,39 @@ fn answer(
     Ok(result)
 }
 
-fn compute(
-    target: &Target,
-    req: &Request,
+/// What a probe asks about one episode: the decision of step `step` (1-based), with
+/// what-if meters and hour when given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Question {
+    pub step: u32,
+    pub meters: Option<Vec<f32>>,
+    pub time_of_day: Option<u8>,
+}
+
+/// Answers `q` about episode `ep` with network `snap` on `env`'s pack (the episode's
+/// layout is set on a copy): the Q-values on every cell, the masks and the observation at
+/// the agent's cell. `network` describes `snap` in the answer. The probe thread's work,
+/// public for tests and benchmarks.
+pub fn probe_episode(
+    env: &Env,
     snap: &NetworkSnapshot,
-    exact: bool,
+    network: ProbeNetwork,
+    run_id: &str,
+    ep: &LiveEpisode,
+    q: &Question,
 ) -> Result<ProbeResult, ProtocolError> {
-    let ep = &req.entry.episode;
+    let req = q;
+    let len = ep.len();
+    if req.step as usize > len || req.step == 0 {
+        return Err(invalid(format!(
+            "probe step {} is outside episode {}'s steps 1..={len}",
+            req.step, ep.episode_id
+        )));
+    }
     let internal = |what: &str, e: &dyn std::fmt::Display| {
         ProtocolError::new(ErrorCode::Internal, format!("{what}: {e}"))
     };
-    let mut env = (*target.env).clone();
+    let mut env = env.clone();
     let layout: Vec<(String, [i32; 2])> = ep
         .layout
         .iter()
@@ -401,15 +435,10 @@ fn compute(
     let masks: Vec<Vec<bool>> = batch.masks.chunks(a).map(<[bool]>::to_vec).collect();
     let side = env.grid_size();
     Ok(ProbeResult {
-        run_id: req.run_id.clone(),
+        run_id: run_id.to_owned(),
         episode_id: ep.episode_id,
         step: req.step,
-        network: ProbeNetwork {
-            after_episode: snap.after_episode,
-            source: target.source,
-            network_type: snap.network_type().into(),
-            exact,
-        },
+        network,
         state: ProbedState {
             position: state.position,
             what_if: state.meters != real.meters || state.time_of_day != real.time_of_day,

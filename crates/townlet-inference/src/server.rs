@@ -96,9 +96,7 @@ async fn start_run(
         Mode::Recorded => None,
     };
     if let (Some(env), Some(source)) = (&run.world.probe_env, probe_source) {
-        common
-            .probes
-            .register(&meta.id, Arc::clone(&env.0), source);
+        common.probes.register(&meta.id, Arc::clone(&env.0), source);
     }
     if let Mode::Live(src) = &run.mode {
         common.probes.attach_live(&meta.id, src.snapshots.clone());

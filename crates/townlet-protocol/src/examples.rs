@@ -8,8 +8,8 @@
 
 use crate::client::{ClientMessage, Delivery, Filter, Order, RecordingFilters, Speed};
 use crate::error::ErrorCode;
-use crate::server::*;
 use crate::probe::{ObservationParts, ProbeNetwork, ProbeResult, ProbedState};
+use crate::server::*;
 use std::collections::BTreeMap;
 
 /// Meters of every shipped pack, in index order (docs/packs.md#meters-of-the-shipped-packs).

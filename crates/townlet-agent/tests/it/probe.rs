@@ -8,7 +8,9 @@ use townlet_config::{DeviceKind, Pack, load_pack};
 use townlet_env::Env;
 
 fn pack(name: &str) -> Pack {
-    let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs").join(name);
+    let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../configs")
+        .join(name);
     let mut p = load_pack(&dir).expect("shipped pack loads");
     p.curriculum.max_steps_per_episode = 24;
     p.training.batch_size = 4;
@@ -78,14 +80,20 @@ fn check_exact(name: &str) {
             .iter()
             .zip(&probed)
         {
-            assert!((a - b).abs() < 1e-4, "{name} step {step}: batched {a} vs {b}");
+            assert!(
+                (a - b).abs() < 1e-4,
+                "{name} step {step}: batched {a} vs {b}"
+            );
         }
         history.extend_from_slice(&obs);
         if env.step(&[dec[0].action], 1.0).expect("step").dones[0] {
             break;
         }
     }
-    assert!(worst < 1e-4, "{name}: probe differs from the played Q-values by {worst}");
+    assert!(
+        worst < 1e-4,
+        "{name}: probe differs from the played Q-values by {worst}"
+    );
 }
 
 #[test]

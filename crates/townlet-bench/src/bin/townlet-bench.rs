@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-use townlet_bench::{lab, streaming, training, viewers};
+use townlet_bench::{lab, probe, streaming, training, viewers};
 use townlet_config::DeviceKind;
 
 #[derive(Parser, Debug)]
@@ -65,6 +65,17 @@ enum What {
         runs: usize,
         #[arg(long, default_value_t = 150)]
         episodes: u64,
+    },
+    /// "Ask the agent": probe latency at step 400 on L1 and L2 (recurrent) while
+    /// training runs, and the training slowdown with probes running back to back (not
+    /// part of `all`).
+    Probe {
+        /// Interleaved pairs of phases (training alone, training + probes).
+        #[arg(long, default_value_t = 3)]
+        pairs: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10.0)]
+        phase_s: f64,
     },
     /// One throughput configuration in this process (used by `training`).
     #[command(hide = true)]
@@ -148,6 +159,18 @@ fn run(args: Args) -> Result<()> {
                 "viewers".into(),
                 bench_viewers(&pack, seed, clients, pairs, episodes)?,
             );
+        }
+        What::Probe { pairs, phase_s } => {
+            townlet_runner::threads::set_compute_threads(1);
+            let mut all = Vec::new();
+            for name in ["L1_full_observability", "L2_partial_observability"] {
+                let dir = townlet_bench::workspace().join("configs").join(name);
+                println!("\n=== ask the agent: {name} ===");
+                let r = probe::run(&dir, pairs, Duration::from_secs_f64(phase_s), seed)?;
+                probe::print(&r);
+                all.push(r);
+            }
+            out.insert("probe".into(), serde_json::to_value(all)?);
         }
         What::Lab { runs, episodes } => {
             println!(

@@ -233,7 +233,8 @@ fn export_gif(
     eprintln!(
         "wrote {} ({} frames, {} bytes)",
         path.display(),
-        opts.steps.map_or(ep.len(), |r| (r.end() + 1 - r.start()) as usize),
+        opts.steps
+            .map_or(ep.len(), |r| (r.end() + 1 - r.start()) as usize),
         bytes.len()
     );
     Ok(())

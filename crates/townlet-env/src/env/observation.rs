@@ -214,7 +214,14 @@ pub(super) fn write_observation(
 
 /// Mask for the current state (docs/world.md#action-masks).
 #[inline]
-pub(super) fn write_mask(r: &Rules, cell_aff: &[u16], pos: [i32; 2], m: &[f32], t: u32, out: &mut [bool]) {
+pub(super) fn write_mask(
+    r: &Rules,
+    cell_aff: &[u16],
+    pos: [i32; 2],
+    m: &[f32],
+    t: u32,
+    out: &mut [bool],
+) {
     if r.is_dead_for_mask(m) {
         out.fill(false);
         return;

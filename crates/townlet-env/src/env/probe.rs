@@ -124,7 +124,11 @@ impl Env {
         obs: &mut [f32],
         mask: &mut [bool],
     ) {
-        let t = if self.rules.temporal { s.time_of_day } else { 0 };
+        let t = if self.rules.temporal {
+            s.time_of_day
+        } else {
+            0
+        };
         write_observation(
             &self.rules,
             &self.cell_aff,

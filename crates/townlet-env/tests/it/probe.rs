@@ -39,7 +39,11 @@ fn a_probed_state_reproduces_the_envs_observation_and_mask_on_every_pack() {
             let d = env.obs_dim();
             let a = env.action_dim();
             assert_eq!(&batch.obs[i * d..(i + 1) * d], env.observation(0), "{name}");
-            assert_eq!(&batch.masks[i * a..(i + 1) * a], env.action_mask(0), "{name}");
+            assert_eq!(
+                &batch.masks[i * a..(i + 1) * a],
+                env.action_mask(0),
+                "{name}"
+            );
             let allowed: Vec<u32> = (0..a as u32)
                 .filter(|&k| env.action_mask(0)[k as usize])
                 .collect();

@@ -127,7 +127,10 @@ fn bad_options_are_errors_naming_the_value() {
         steps: Some(4..=12),
         ..ExportOptions::default()
     });
-    assert!(matches!(e, ExportError::Range { to: 12, len: 9, .. }), "{e}");
+    assert!(
+        matches!(e, ExportError::Range { to: 12, len: 9, .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("4..=12"), "{e}");
     let e = bad(ExportOptions {
         fps: 0.0,

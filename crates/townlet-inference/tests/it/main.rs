@@ -3,5 +3,6 @@
 mod checkpoint;
 mod common;
 mod live;
+mod probe;
 mod replay;
 mod runs;
