@@ -194,7 +194,7 @@ async fn probes_over_the_websocket_and_bad_requests() {
         "snapshot after 1 started episode 2"
     );
     assert_eq!(v["q_values"].as_array().unwrap().len(), side * side);
-    assert_eq!(v["q_values"][0].as_array().unwrap().len(), ACTIONS);
+    assert_eq!(v["q_values"][0].as_array().unwrap().len(), env.action_dim());
     assert_eq!(v["masks"].as_array().unwrap().len(), side * side);
     assert_eq!(v["state"]["what_if"], false);
     assert_eq!(v["observation"]["spatial_kind"], "grid");
