@@ -10,6 +10,8 @@ use crate::recurrent::{LSTM_HIDDEN, RecurrentQNetwork};
 use burn::nn::LstmState;
 use burn::prelude::*;
 
+// One per snapshot, built between episodes and never moved in a hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 enum SnapshotNet {
     Simple(SimpleQNetwork),

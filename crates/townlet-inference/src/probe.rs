@@ -306,13 +306,13 @@ fn answer(target: &Target, req: &Request, cache: &mut VecDeque<(Key, Arc<ProbeRe
             .map(|m| m.iter().map(|v| v.to_bits()).collect()),
         time_of_day: req.time_of_day,
     };
-    if let Some(i) = cache.iter().position(|(k, _)| *k == key) {
-        if let Some(hit) = cache.remove(i) {
-            let mut r = (*hit.1).clone();
-            r.compute_ms = 0.0;
-            cache.push_back(hit);
-            return Ok(Arc::new(r));
-        }
+    if let Some(i) = cache.iter().position(|(k, _)| *k == key)
+        && let Some(hit) = cache.remove(i)
+    {
+        let mut r = (*hit.1).clone();
+        r.compute_ms = 0.0;
+        cache.push_back(hit);
+        return Ok(Arc::new(r));
     }
     let network = ProbeNetwork {
         after_episode: snap.after_episode,
