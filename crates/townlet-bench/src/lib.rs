@@ -7,6 +7,8 @@
 //!   and the live queue's size at capacity.
 //! * [`viewers`]: many WebSocket viewers (summaries + a full episode pulled every 5 s)
 //!   against the unified server while it trains.
+//! * [`speed`]: the training-speed figures (L1, L2 recurrent, demo vs train), hand-written
+//!   gradients against the autodiff path in interleaved pairs.
 //! * [`lab`]: several runs trained side by side in one process (a lab), each followed by
 //!   one viewer: per-run throughput and `finished_at → episode_summary` latency.
 //!
@@ -15,6 +17,7 @@
 pub mod client;
 pub mod lab;
 pub mod procfs;
+pub mod speed;
 pub mod stats;
 pub mod streaming;
 pub mod training;
