@@ -17,13 +17,17 @@ use townlet_agent::recurrent::{ObsSlices, RecurrentQNetwork, STATE_LEN};
 use townlet_agent::replay::{Batch, ReplayBuffer};
 use townlet_agent::rng::{STREAM_REPLAY, stream};
 use townlet_agent::sequence::{EpisodeBuilder, SeqBatch, SequenceBuffer};
-use townlet_config::{DeviceKind, LossKind, load_pack};
+use townlet_config::{DeviceKind, GradientMode, LossKind, load_pack};
 
 use burn::prelude::*;
 
 const ACTIONS: usize = 8;
 
 fn settings() -> LearnerSettings {
+    settings_with(GradientMode::Manual)
+}
+
+fn settings_with(gradients: GradientMode) -> LearnerSettings {
     LearnerSettings {
         gamma: 0.99,
         lr: 1e-4,
@@ -31,6 +35,7 @@ fn settings() -> LearnerSettings {
         loss: LossKind::Mse,
         huber_delta: 1.0,
         double_dqn: false,
+        gradients,
     }
 }
 
@@ -45,13 +50,13 @@ fn learner() -> RecurrentLearner {
 }
 
 /// The L1 learner (93 inputs) and a full 10,000-transition buffer of random data.
-fn dqn() -> (DqnLearner, ReplayBuffer) {
+fn dqn(gradients: GradientMode) -> (DqnLearner, ReplayBuffer) {
     const D: usize = 93;
     let base = Device::flex();
     let ad = base.clone().autodiff();
     base.seed(1);
     let net = SimpleQNetwork::new(D, ACTIONS, &ad);
-    let l = DqnLearner::new(net, settings(), 1e-8, D, ACTIONS, base, ad);
+    let l = DqnLearner::new(net, settings_with(gradients), 1e-8, D, ACTIONS, base, ad);
     let mut rng = stream(4, STREAM_REPLAY);
     let mut buf = ReplayBuffer::new(10_000, D);
     for i in 0..10_000 {
@@ -102,13 +107,27 @@ fn time(name: &str, warm: usize, n: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let (mut dq, dbuf) = dqn();
-    let mut rng = stream(5, STREAM_REPLAY);
-    let mut batch = Batch::default();
-    time("dqn_update_b64 (L1, 93 inputs)", 200, 3000, || {
-        dbuf.sample_into(64, 0.1, &mut rng, &mut batch);
-        black_box(dq.update(&batch));
-    });
+    // Autodiff and hand-written updates alternately, three rounds each.
+    for round in 1..=3 {
+        for (name, g) in [
+            ("autodiff", GradientMode::Autodiff),
+            ("manual", GradientMode::Manual),
+        ] {
+            let (mut dq, dbuf) = dqn(g);
+            let mut rng = stream(5, STREAM_REPLAY);
+            let mut batch = Batch::default();
+            time(
+                &format!("dqn_update_b64 (L1) {name} #{round}"),
+                200,
+                3000,
+                || {
+                    dbuf.sample_into(64, 0.1, &mut rng, &mut batch);
+                    black_box(dq.update(&batch));
+                },
+            );
+        }
+    }
+    let (dq, _) = dqn(GradientMode::Manual);
     let o = vec![0.3f32; 93];
     time("dqn_q_values (1 x 93)", 200, 5000, || {
         black_box(dq.q_values(black_box(&o)));

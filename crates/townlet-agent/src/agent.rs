@@ -17,7 +17,7 @@ use burn::prelude::*;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Mutex;
-use townlet_config::{DeviceKind, NetworkType, Pack};
+use townlet_config::{DeviceKind, GradientMode, NetworkType, Pack};
 
 /// burn's weight generator is process-global and lazy: seeding and building nets happens
 /// under this lock so parallel tests cannot interleave draws
@@ -231,6 +231,7 @@ impl DqnAgent {
             loss: tr.loss,
             huber_delta: tr.huber_delta as f32,
             double_dqn: tr.double_dqn,
+            gradients: tr.gradients,
         };
         let n = pack.population.num_agents.max(1);
         let adam = tr.adam_epsilon;
@@ -262,6 +263,7 @@ impl DqnAgent {
             ex.rnd_batch_size,
             ex.rnd_learning_rate,
             tr.adam_epsilon,
+            tr.gradients == GradientMode::Manual,
             device.base.clone(),
             device.ad.clone(),
         );

@@ -4,6 +4,7 @@
 
 use crate::agent::{DqnAgent, QModel};
 use crate::curriculum::Curriculum;
+use crate::flat_adam::FlatAdam;
 use crate::intrinsic::AdaptiveIntrinsic;
 use crate::learner::{Learner, LearnerNet, new_adam};
 use crate::qnet::SimpleQNetwork;
@@ -249,6 +250,8 @@ struct LearnerState<N> {
     online: N,
     target: N,
     optim: ModuleOptimizer,
+    /// The fused Adam's state when the learner uses hand-written gradients.
+    flat: Option<FlatAdam>,
 }
 
 impl<N: LearnerNet> Learner<N> {
@@ -256,7 +259,15 @@ impl<N: LearnerNet> Learner<N> {
     fn save_into(&self, ckpt: &mut Checkpoint) -> Result<(), CheckpointError> {
         ckpt.put("agent/online", module_bytes(&self.online, "agent/online")?);
         ckpt.put("agent/target", module_bytes(&self.target, "agent/target")?);
-        ckpt.put("agent/q_optim", optim_bytes(&self.optim, "agent/q_optim")?);
+        let optim = match &self.flat {
+            // The fused Adam writes burn's record for the same parameters, so either
+            // gradient path resumes from either's checkpoint.
+            Some(flat) => flat
+                .to_record_bytes(&crate::manual::parameters(&self.online).1)
+                .map_err(|e| bad_blob("agent/q_optim", e))?,
+            None => optim_bytes(&self.optim, "agent/q_optim")?,
+        };
+        ckpt.put("agent/q_optim", optim);
         Ok(())
     }
 
@@ -267,8 +278,16 @@ impl<N: LearnerNet> Learner<N> {
         ckpt: &Checkpoint,
         adam_epsilon: f64,
     ) -> Result<LearnerState<N>, CheckpointError> {
-        let optim = load_optim(ckpt, "agent/q_optim", adam_epsilon)?;
         let online = self.read_online(ckpt)?;
+        let (optim, flat) = if self.flat.is_some() {
+            let bytes = ckpt.blob("agent/q_optim")?.to_vec();
+            let slots = crate::manual::parameters(&online).1;
+            let flat = FlatAdam::from_record_bytes(adam_epsilon, bytes, &slots, &self.base)
+                .map_err(|e| bad_blob("agent/q_optim", e))?;
+            (new_adam(adam_epsilon), Some(flat))
+        } else {
+            (load_optim(ckpt, "agent/q_optim", adam_epsilon)?, None)
+        };
         let target = load_module(
             self.online.blank(self.obs_dim, self.action_dim, &self.base),
             ckpt,
@@ -278,6 +297,7 @@ impl<N: LearnerNet> Learner<N> {
             online,
             target,
             optim,
+            flat,
         })
     }
 
@@ -286,10 +306,13 @@ impl<N: LearnerNet> Learner<N> {
         self.target = state.target;
         self.policy = self.online.valid();
         self.optim = state.optim;
+        self.flat = state.flat;
     }
 
     fn read_online(&self, ckpt: &Checkpoint) -> Result<N, CheckpointError> {
-        let blank = self.online.blank(self.obs_dim, self.action_dim, &self.ad);
+        let blank = self
+            .online
+            .blank(self.obs_dim, self.action_dim, self.online_device());
         load_module(blank, ckpt, "agent/online")
     }
 
@@ -348,7 +371,12 @@ impl DqnAgent {
         );
         ckpt.put(
             "agent/rnd_optim",
-            optim_bytes(&self.rnd.optim, "agent/rnd_optim")?,
+            match &self.rnd.flat {
+                Some(flat) => flat
+                    .to_record_bytes(&crate::manual::parameters(&self.rnd.predictor).1)
+                    .map_err(|e| bad_blob("agent/rnd_optim", e))?,
+                None => optim_bytes(&self.rnd.optim, "agent/rnd_optim")?,
+            },
         );
         let state = AgentState {
             epsilon: self.epsilon,
@@ -410,8 +438,22 @@ impl DqnAgent {
         };
         let embed = self.rnd_embed_dim();
         let fixed = load_module(RndNet::new(obs, embed, &base), ckpt, "agent/rnd_fixed")?;
-        let predictor = load_module(RndNet::new(obs, embed, &ad), ckpt, "agent/rnd_predictor")?;
-        let rnd_optim = load_optim(ckpt, "agent/rnd_optim", adam_eps)?;
+        let manual_rnd = self.rnd.flat.is_some();
+        let predictor_device = if manual_rnd { &base } else { &ad };
+        let predictor = load_module(
+            RndNet::new(obs, embed, predictor_device),
+            ckpt,
+            "agent/rnd_predictor",
+        )?;
+        let (rnd_optim, rnd_flat) = if manual_rnd {
+            let bytes = ckpt.blob("agent/rnd_optim")?.to_vec();
+            let slots = crate::manual::parameters(&predictor).1;
+            let flat = FlatAdam::from_record_bytes(adam_eps, bytes, &slots, &base)
+                .map_err(|e| bad_blob("agent/rnd_optim", e))?;
+            (new_adam(adam_eps), Some(flat))
+        } else {
+            (load_optim(ckpt, "agent/rnd_optim", adam_eps)?, None)
+        };
         let state: AgentState = ckpt.value("agent/state")?;
         match (&mut self.model, loaded) {
             (QModel::Simple(m), Loaded::Simple(learner, buffer)) => {
@@ -429,6 +471,7 @@ impl DqnAgent {
             fixed,
             predictor,
             rnd_optim,
+            rnd_flat,
             state.rnd_queue,
             state.rnd_updates,
         );

@@ -8,6 +8,8 @@
 //! ([`RecurrentLearner`](crate::drqn::RecurrentLearner)) is how a batch becomes the values
 //! of the actions taken and the bootstrap values; that is [`LearnerNet::td_terms`].
 
+use crate::flat_adam::FlatAdam;
+use crate::manual::Shape;
 use crate::qnet::SimpleQNetwork;
 use crate::replay::Batch;
 use burn::module::{ModuleVisitor, Param};
@@ -15,7 +17,7 @@ use burn::nn::loss::{HuberLossConfig, MseLoss, Reduction};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use townlet_config::LossKind;
+use townlet_config::{GradientMode, LossKind};
 
 /// Telemetry of one update (docs/training.md#the-dqn-update, last step).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -34,6 +36,9 @@ pub struct LearnerSettings {
     pub loss: LossKind,
     pub huber_delta: f32,
     pub double_dqn: bool,
+    /// Hand-written gradients where the net has them ([`LearnerNet::MANUAL_SHAPE`]),
+    /// otherwise autodiff.
+    pub gradients: GradientMode,
 }
 
 /// A Q-network a [`Learner`] can train: what its replay batches look like and how one
@@ -50,6 +55,16 @@ pub trait LearnerNet: Module + Sized {
     /// bootstrap values from the target side (plain), with the batch's rewards and
     /// terminal flags.
     fn td_terms<'b>(learner: &Learner<Self>, batch: &'b Self::Batch) -> TdTerms<'b>;
+
+    /// The layer shape for hand-written gradients (docs/training.md#hand-written-gradients);
+    /// `None`: this net trains with autodiff only.
+    const MANUAL_SHAPE: Option<&'static Shape> = None;
+
+    /// One update with hand-written gradients; only called when [`Self::MANUAL_SHAPE`] is
+    /// `Some` and the settings ask for it.
+    fn manual_update(_learner: &mut Learner<Self>, _batch: &Self::Batch) -> Option<UpdateStats> {
+        None
+    }
 }
 
 /// Online + target Q-networks, the acting snapshot and the optimizer.
@@ -59,6 +74,9 @@ pub struct Learner<N> {
     /// `online.valid()`, refreshed after every update; acting (and burn-in) use it.
     pub(crate) policy: N,
     pub(crate) optim: ModuleOptimizer,
+    /// The fused Adam of the hand-written path; `Some` exactly when that path is on, and
+    /// then `online` lives on the plain device (no autodiff graph is ever built).
+    pub(crate) flat: Option<FlatAdam>,
     pub(crate) settings: LearnerSettings,
     pub(crate) obs_dim: usize,
     pub(crate) action_dim: usize,
@@ -87,11 +105,14 @@ impl<N: LearnerNet> Learner<N> {
         base: Device,
         ad: Device,
     ) -> Self {
+        let manual = settings.gradients == GradientMode::Manual && N::MANUAL_SHAPE.is_some();
+        let online = if manual { online.valid() } else { online };
         Self {
             target: online.valid(),
             policy: online.valid(),
             online,
             optim: new_adam(adam_epsilon),
+            flat: manual.then(|| FlatAdam::new(adam_epsilon)),
             settings,
             obs_dim,
             action_dim,
@@ -106,6 +127,11 @@ impl<N: LearnerNet> Learner<N> {
 
     /// One DQN update on a sampled batch; the acting snapshot follows the new weights.
     pub fn update(&mut self, batch: &N::Batch) -> UpdateStats {
+        if self.flat.is_some()
+            && let Some(stats) = N::manual_update(self, batch)
+        {
+            return stats;
+        }
         let terms = N::td_terms(self, batch);
         let (online, stats) = td_update(
             self.online.clone(),
@@ -117,6 +143,35 @@ impl<N: LearnerNet> Learner<N> {
         self.online = online;
         self.policy = self.online.valid();
         stats
+    }
+
+    /// The online net (plain with hand-written gradients, autodiff otherwise).
+    pub fn online(&self) -> &N {
+        &self.online
+    }
+
+    pub fn settings(&self) -> &LearnerSettings {
+        &self.settings
+    }
+
+    /// Replace the target net (tests give it weights that differ from the online net's).
+    pub fn set_target(&mut self, target: N) {
+        self.target = target;
+    }
+
+    /// Whether updates use hand-written gradients.
+    pub fn is_manual(&self) -> bool {
+        self.flat.is_some()
+    }
+
+    /// The device the online net trains on: plain for hand-written gradients, autodiff
+    /// otherwise.
+    pub(crate) fn online_device(&self) -> &Device {
+        if self.flat.is_some() {
+            &self.base
+        } else {
+            &self.ad
+        }
     }
 
     /// Put `online` (and copies of it as target and policy) in place, as inference does.
@@ -172,6 +227,12 @@ impl LearnerNet for SimpleQNetwork {
             reward: &batch.reward,
             terminal: &batch.terminal,
         }
+    }
+
+    const MANUAL_SHAPE: Option<&'static Shape> = Some(crate::manual::Q_SHAPE);
+
+    fn manual_update(l: &mut Learner<Self>, batch: &Batch) -> Option<UpdateStats> {
+        Some(crate::manual::dqn_update(l, batch))
     }
 }
 

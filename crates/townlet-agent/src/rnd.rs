@@ -1,6 +1,7 @@
 //! Random network distillation (docs/training.md#random-network-distillation): a fixed
 //! random net and a trained predictor; novelty = mean squared embedding difference.
 
+use crate::flat_adam::FlatAdam;
 use crate::learner::new_adam;
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::optim::GradientsParams;
@@ -43,6 +44,9 @@ pub struct Rnd {
     pub(crate) predictor: RndNet,
     predictor_snapshot: RndNet,
     pub(crate) optim: ModuleOptimizer,
+    /// The fused Adam of hand-written gradients (docs/training.md#hand-written-gradients);
+    /// `Some` exactly when that path is on, and then `predictor` is plain.
+    pub(crate) flat: Option<FlatAdam>,
     pub(crate) queue: Vec<f32>,
     obs_dim: usize,
     embed_dim: usize,
@@ -63,16 +67,19 @@ impl Rnd {
         batch_size: usize,
         lr: f64,
         adam_epsilon: f64,
+        manual: bool,
         base: Device,
         ad: Device,
     ) -> Self {
         let predictor_snapshot = predictor.valid();
+        let predictor = if manual { predictor.valid() } else { predictor };
         let embed_dim = fixed.out_dim();
         Self {
             fixed,
             predictor,
             predictor_snapshot,
             optim: new_adam(adam_epsilon),
+            flat: manual.then(|| FlatAdam::new(adam_epsilon)),
             queue: Vec::new(),
             obs_dim,
             embed_dim,
@@ -115,6 +122,17 @@ impl Rnd {
     fn train(&mut self, batch: Vec<f32>) {
         let b = self.batch_size;
         let x_plain = Tensor::<2>::from_data(TensorData::new(batch, [b, self.obs_dim]), &self.base);
+        if let Some(adam) = self.flat.as_mut() {
+            let target = self.fixed.forward(x_plain.clone());
+            let predictor = self.predictor.clone();
+            let (predictor, loss) =
+                crate::manual::rnd_update(predictor, adam, self.lr, x_plain, target);
+            self.predictor = predictor;
+            self.predictor_snapshot = self.predictor.clone();
+            self.last_loss = Some(loss);
+            self.updates += 1;
+            return;
+        }
         let target = self.fixed.forward(x_plain.clone()).autodiff();
         let pred = self.predictor.forward(x_plain.autodiff());
         let loss = (pred - target).square().mean();
@@ -140,6 +158,7 @@ impl Rnd {
         fixed: RndNet,
         predictor: RndNet,
         optim: ModuleOptimizer,
+        flat: Option<FlatAdam>,
         queue: Vec<f32>,
         updates: u64,
     ) {
@@ -147,6 +166,7 @@ impl Rnd {
         self.predictor_snapshot = predictor.valid();
         self.predictor = predictor;
         self.optim = optim;
+        self.flat = flat;
         self.queue = queue;
         self.updates = updates;
     }

@@ -9,6 +9,8 @@
 //!   against the unified server while it trains.
 //! * [`probe`]: "ask the agent" probe latency at step 400 (L1, L2 recurrent) while
 //!   training runs, and the training slowdown while probes run back to back.
+//! * [`speed`]: the training-speed figures (L1, L2 recurrent, demo vs train), hand-written
+//!   gradients against the autodiff path in interleaved pairs.
 //! * [`lab`]: several runs trained side by side in one process (a lab), each followed by
 //!   one viewer: per-run throughput and `finished_at → episode_summary` latency.
 //!
@@ -18,6 +20,7 @@ pub mod client;
 pub mod lab;
 pub mod probe;
 pub mod procfs;
+pub mod speed;
 pub mod stats;
 pub mod streaming;
 pub mod training;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use townlet_config::DeviceKind;
+use townlet_config::{DeviceKind, Overrides};
 use townlet_runner::threads::COMPUTE_THREAD_PREFIX;
 use townlet_runner::{DemoRunner, EpisodeReport, PhaseTimes, RunnerOptions};
 
@@ -41,10 +41,17 @@ pub fn run_one(
     threads: usize,
     episodes: u64,
     seed: u64,
+    gradients: Option<&str>,
 ) -> anyhow::Result<ThroughputRun> {
     townlet_runner::threads::set_compute_threads(threads);
     let tmp = tempfile::tempdir()?;
+    let overrides = match gradients {
+        Some(g) => Overrides::from_flags(&[format!("training.gradients={g}")])
+            .map_err(|e| anyhow::anyhow!("bad --gradients {g}: {e:?}"))?,
+        None => Overrides::default(),
+    };
     let opts = RunnerOptions {
+        overrides,
         pack_dir: Some(pack.to_path_buf()),
         run_dir: Some(tmp.path().join("run")),
         episodes: Some(episodes),
@@ -129,6 +136,39 @@ pub fn run_one(
         ],
         mean_length_last_10: last.iter().sum::<f64>() / last.len().max(1) as f64,
     })
+}
+
+/// [`run_one`] in a child process of this benchmark binary (`train-one`): burn's compute
+/// pool is sized once per process, so each configuration gets its own.
+pub fn run_child(
+    pack: &Path,
+    seed: u64,
+    device: &str,
+    threads: usize,
+    episodes: u64,
+    gradients: Option<&str>,
+) -> anyhow::Result<ThroughputRun> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.arg("--pack")
+        .arg(pack)
+        .args(["--seed", &seed.to_string(), "train-one", "--device", device])
+        .args(["--threads", &threads.to_string()])
+        .args(["--episodes", &episodes.to_string()]);
+    if let Some(g) = gradients {
+        cmd.args(["--gradients", g]);
+    }
+    let output = cmd.output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "train-one {device} × {threads} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .rfind(|l| l.starts_with('{'))
+        .ok_or_else(|| anyhow::anyhow!("train-one printed no result"))?;
+    Ok(serde_json::from_str(line)?)
 }
 
 /// Print one measurement as a readable block.

@@ -19,13 +19,15 @@ const EXCLUDED_TOP: [&str; 7] = [
     "run_metadata",
 ];
 
-/// `training.*` keys outside the hash: run length, checkpoint cadence, backend.
-const EXCLUDED_TRAINING: [&str; 5] = [
+/// `training.*` keys outside the hash: run length, checkpoint and snapshot cadence, backend,
+/// gradient path (both paths do the same update and read each other's checkpoints).
+const EXCLUDED_TRAINING: [&str; 6] = [
     "max_episodes",
     "checkpoint_interval",
     "snapshot_interval",
     "keep_checkpoints",
     "device",
+    "gradients",
 ];
 
 /// Hashed content of a pack as JSON (the doc-only strings removed too).
@@ -103,7 +105,8 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 
 /// Stable FNV-1a 64 hash of the world and learner settings.
 ///
-/// Excluded: `training.{max_episodes, checkpoint_interval, snapshot_interval, keep_checkpoints, device}`,
+/// `training.*` keys outside the hash: run length, checkpoint and snapshot cadence, backend,
+/// gradient path (both paths do the same update and read each other's checkpoints).
 /// `recording`, `run_metadata`, the pack's name/paths/warnings, and description texts.
 pub fn config_hash(pack: &Pack) -> u64 {
     let mut s = String::new();

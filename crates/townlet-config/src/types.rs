@@ -300,6 +300,16 @@ pub enum DeviceKind {
     Ndarray,
 }
 
+/// How the learner gets its gradients (docs/packs.md#training): written out by hand on
+/// burn tensors (the fast path, default) or from burn's autodiff (the reference).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GradientMode {
+    #[default]
+    Manual,
+    Autodiff,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossKind {
@@ -336,6 +346,8 @@ pub struct TrainingConfig {
     /// Default 1.0.
     pub huber_delta: f64,
     pub double_dqn: bool,
+    /// Default `manual`; outside the config hash (the same update either way).
+    pub gradients: GradientMode,
     /// Default 1e-8.
     pub adam_epsilon: f64,
     /// Default 0.

@@ -16,7 +16,7 @@ use townlet_agent::recurrent::{ObsSlices, RecurrentQNetwork, STATE_LEN};
 use townlet_agent::replay::{Batch, ReplayBuffer};
 use townlet_agent::rng::{STREAM_ACTION, STREAM_REPLAY, stream};
 use townlet_agent::sequence::{EpisodeBuilder, SeqBatch, SequenceBuffer};
-use townlet_config::LossKind;
+use townlet_config::{GradientMode, LossKind};
 
 use burn::prelude::*;
 
@@ -54,6 +54,7 @@ fn settings() -> LearnerSettings {
         loss: LossKind::Mse,
         huber_delta: 1.0,
         double_dqn: false,
+        gradients: GradientMode::Manual,
     }
 }
 

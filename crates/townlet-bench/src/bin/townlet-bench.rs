@@ -5,9 +5,8 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
-use townlet_bench::{lab, probe, streaming, training, viewers};
+use townlet_bench::{lab, probe, speed, streaming, training, viewers};
 use townlet_config::DeviceKind;
 
 #[derive(Parser, Debug)]
@@ -77,6 +76,20 @@ enum What {
         #[arg(long, default_value_t = 10.0)]
         phase_s: f64,
     },
+    /// The training-speed figures: L1 and L2 (recurrent) throughput with hand-written
+    /// gradients against the autodiff path as interleaved pairs, and townlet-demo (streaming
+    /// on) against townlet-train (off). Not part of `all`.
+    Speed {
+        #[arg(long, default_value_t = 3)]
+        pairs: usize,
+        #[arg(long, default_value_t = 150)]
+        l1_episodes: u64,
+        #[arg(long, default_value_t = 40)]
+        l2_episodes: u64,
+        /// Pairs of the demo-vs-train comparison (0 skips it).
+        #[arg(long, default_value_t = 3)]
+        demo_pairs: usize,
+    },
     /// One throughput configuration in this process (used by `training`).
     #[command(hide = true)]
     TrainOne {
@@ -86,6 +99,9 @@ enum What {
         threads: usize,
         #[arg(long)]
         episodes: u64,
+        /// `training.gradients` for this run (the pack's value if absent).
+        #[arg(long)]
+        gradients: Option<String>,
     },
     /// Viewers in this process until stdin closes (used by `viewers`).
     #[command(hide = true)]
@@ -122,9 +138,11 @@ fn run(args: Args) -> Result<()> {
             device,
             threads,
             episodes,
+            gradients,
         } => {
             let device = parse_device(&device)?;
-            let r = training::run_one(&pack, device, threads, episodes, seed)?;
+            let r =
+                training::run_one(&pack, device, threads, episodes, seed, gradients.as_deref())?;
             println!("{}", serde_json::to_string(&r)?);
             return Ok(());
         }
@@ -172,6 +190,15 @@ fn run(args: Args) -> Result<()> {
             }
             out.insert("probe".into(), serde_json::to_value(all)?);
         }
+        What::Speed {
+            pairs,
+            l1_episodes,
+            l2_episodes,
+            demo_pairs,
+        } => {
+            let r = speed::run(seed, pairs, l1_episodes, l2_episodes, demo_pairs)?;
+            out.insert("speed".into(), serde_json::to_value(r)?);
+        }
         What::Lab { runs, episodes } => {
             println!(
                 "\n=== lab: {runs} runs side by side ({}) ===",
@@ -217,28 +244,7 @@ fn bench_training(
         ("ndarray", 1, ndarray_episodes),
     ] {
         // One process per configuration: burn's compute pool is sized once per process.
-        let output = Command::new(std::env::current_exe()?)
-            .arg("--pack")
-            .arg(pack)
-            .args(["--seed", &seed.to_string(), "train-one", "--device", device])
-            .args([
-                "--threads",
-                &threads.to_string(),
-                "--episodes",
-                &eps.to_string(),
-            ])
-            .output()?;
-        anyhow::ensure!(
-            output.status.success(),
-            "train-one {device} × {threads} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let text = String::from_utf8_lossy(&output.stdout);
-        let line = text
-            .lines()
-            .rfind(|l| l.starts_with('{'))
-            .context("train-one printed no result")?;
-        let r: training::ThroughputRun = serde_json::from_str(line)?;
+        let r = training::run_child(pack, seed, device, threads, eps, None)?;
         training::print_run(&r);
         runs.push(r);
     }

@@ -4,8 +4,9 @@
 
 use super::recording;
 use crate::types::{
-    CurriculumConfig, CurriculumKind, DeviceKind, EnvironmentConfig, ExplorationConfig, LossKind,
-    NetworkType, PopulationConfig, RecordingConfig, RunMetadata, TrainingConfig,
+    CurriculumConfig, CurriculumKind, DeviceKind, EnvironmentConfig, ExplorationConfig,
+    GradientMode, LossKind, NetworkType, PopulationConfig, RecordingConfig, RunMetadata,
+    TrainingConfig,
 };
 use crate::walk::{Errs, Obj, R, as_f64, as_int, as_list, as_nonempty, as_str};
 use serde::Deserialize;
@@ -360,6 +361,7 @@ fn training(
     let loss = t.opt_word(e, "loss", LossKind::Mse);
     let huber = t.opt_f64(e, "huber_delta", 1.0, R::Gt(0.0));
     let ddqn = t.opt_bool(e, "double_dqn", false);
+    let gradients = t.opt_word(e, "gradients", GradientMode::Manual);
     let adam = t.opt_f64(e, "adam_epsilon", 1e-8, R::Gt(0.0));
     let burn_in = t.opt_int::<usize>(e, "burn_in", 0, 0);
     let reshuffle: Option<Option<u64>> = match t.get("reshuffle_layout_at_episode") {
@@ -386,6 +388,7 @@ fn training(
         Some(loss),
         Some(huber_delta),
         Some(double_dqn),
+        Some(gradients),
         Some(adam_epsilon),
         Some(burn_in),
         Some(reshuffle_layout_at_episode),
@@ -407,6 +410,7 @@ fn training(
         loss,
         huber,
         ddqn,
+        gradients,
         adam,
         burn_in,
         reshuffle,
@@ -430,6 +434,7 @@ fn training(
             loss,
             huber_delta,
             double_dqn,
+            gradients,
             adam_epsilon,
             burn_in,
             reshuffle_layout_at_episode,

@@ -1,0 +1,257 @@
+//! Hand-written gradients (docs/training.md#hand-written-gradients) against burn's autodiff,
+//! the fused Adam against burn's Adam, and resuming across the two gradient paths.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::loss::{HuberLossConfig, MseLoss, Reduction};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use townlet_agent::flat_adam::FlatAdam;
+use townlet_agent::learner::{DqnLearner, LearnerNet, LearnerSettings, new_adam};
+use townlet_agent::manual;
+use townlet_agent::qnet::SimpleQNetwork;
+use townlet_agent::replay::Batch;
+use townlet_agent::rnd::RndNet;
+use townlet_config::{GradientMode, LossKind};
+
+const D: usize = 13;
+const A: usize = 5;
+const B: usize = 24;
+
+fn settings(loss: LossKind, double_dqn: bool, gradients: GradientMode) -> LearnerSettings {
+    LearnerSettings {
+        gamma: 0.97,
+        lr: 3e-3,
+        max_grad_norm: 0.5,
+        loss,
+        huber_delta: 0.7,
+        double_dqn,
+        gradients,
+    }
+}
+
+fn random(rng: &mut ChaCha8Rng, n: usize, scale: f32) -> Vec<f32> {
+    (0..n)
+        .map(|_| (rng.random::<f32>() - 0.5) * scale)
+        .collect()
+}
+
+fn batch(seed: u64) -> Batch {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Batch {
+        obs: random(&mut rng, B * D, 4.0),
+        action: (0..B).map(|_| rng.random_range(0..A as i64)).collect(),
+        reward: random(&mut rng, B, 6.0),
+        next_obs: random(&mut rng, B * D, 4.0),
+        terminal: (0..B).map(|i| f32::from(u8::from(i % 5 == 0))).collect(),
+    }
+}
+
+/// An online net whose parameters all come from `seed` (not burn's process-wide generator,
+/// which parallel tests share): weights and biases uniform in ±0.3, LayerNorm γ in 1 ± 0.3,
+/// β in ±0.3 (not burn's γ 1, β 0, so their gradients are tested in general position).
+fn net(seed: u64, device: &Device) -> SimpleQNetwork {
+    let base = Device::flex();
+    let n = SimpleQNetwork::new(D, A, &base);
+    let slots = manual::parameters(&n).1;
+    let total: usize = slots.iter().map(|s| s.len).sum();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut values = random(&mut rng, total, 0.6);
+    // LayerNorm gammas (slots 2 and 6) around 1.
+    for s in [&slots[2], &slots[6]] {
+        for v in &mut values[s.offset..s.offset + s.len] {
+            *v += 1.0;
+        }
+    }
+    let flat = Tensor::<1>::from_data(TensorData::new(values, [total]), &base);
+    let n = manual::with_flat_parameters(n, flat, &slots);
+    // Through a record, as a checkpoint loads weights (trainable on an autodiff device).
+    let bytes = n.into_record().into_bytes().expect("record");
+    SimpleQNetwork::new(D, A, device)
+        .load_record(ModuleRecord::from_bytes(bytes).expect("record reads back"))
+}
+
+fn learner(s: LearnerSettings, seed: u64) -> DqnLearner {
+    let base = Device::flex();
+    let ad = base.clone().autodiff();
+    let online = net(seed, &ad);
+    let mut l = DqnLearner::new(online, s, 1e-8, D, A, base, ad);
+    // A target that differs from the online net, so double DQN and the bootstrap matter.
+    l.set_target(net(seed + 100, &Device::flex()));
+    l
+}
+
+/// The gradient of every parameter of `m` in visit order, flattened.
+fn in_visit_order<M: Module>(m: &M, grads: &GradientsParams) -> Vec<Vec<f32>> {
+    struct V<'a>(&'a GradientsParams, Vec<Vec<f32>>);
+    impl ModuleVisitor for V<'_> {
+        fn visit_float<const K: usize>(&mut self, p: &Param<Tensor<K>>) {
+            let g = self
+                .0
+                .get::<K>(p.id)
+                .expect("every parameter has a gradient");
+            self.1.push(g.into_data().try_to_vec::<f32>().expect("f32"));
+        }
+    }
+    let mut v = V(grads, Vec::new());
+    m.visit(&mut v);
+    v.1
+}
+
+fn to_vec(t: Tensor<1>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().expect("f32")
+}
+
+/// `max |got − want| / max |want|` ≤ 1e-4 for each parameter.
+fn assert_close(what: &str, got: &[Vec<f32>], want: &[Vec<f32>]) {
+    assert_eq!(got.len(), want.len(), "{what}: parameter count");
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g.len(), w.len(), "{what}: parameter {k} size");
+        let scale = w.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        assert!(scale > 1e-6, "{what}: parameter {k} has a zero gradient");
+        let err = g
+            .iter()
+            .zip(w)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            err / scale <= 1e-4,
+            "{what}: parameter {k}: max error {err} against max {scale} (relative {})",
+            err / scale
+        );
+    }
+}
+
+/// burn's autodiff gradients of the DQN loss for `batch`.
+fn autodiff_gradients(l: &DqnLearner, batch: &Batch, s: &LearnerSettings) -> Vec<Vec<f32>> {
+    let t = <SimpleQNetwork as LearnerNet>::td_terms(l, batch);
+    let base = Device::flex();
+    let shape = t.q_sa.dims();
+    let r = Tensor::<2>::from_data(TensorData::new(t.reward.to_vec(), shape), &base);
+    let term = Tensor::<2>::from_data(TensorData::new(t.terminal.to_vec(), shape), &base);
+    let y = (r + t.v_next.mul(term.neg().add_scalar(1.0)).mul_scalar(s.gamma)).autodiff();
+    let loss = match s.loss {
+        LossKind::Mse => MseLoss::new().forward(t.q_sa, y, Reduction::Mean),
+        LossKind::Huber => {
+            HuberLossConfig::new(s.huber_delta)
+                .init()
+                .forward(t.q_sa, y, Reduction::Mean)
+        }
+    };
+    let grads = GradientsParams::from_grads(loss.backward(), l.online());
+    in_visit_order(l.online(), &grads)
+}
+
+#[test]
+fn hand_written_q_gradients_match_autodiff() {
+    for (loss, ddqn) in [
+        (LossKind::Mse, false),
+        (LossKind::Huber, false),
+        (LossKind::Mse, true),
+        (LossKind::Huber, true),
+    ] {
+        for seed in [1, 2] {
+            let what = format!("{loss:?}, double {ddqn}, seed {seed}");
+            let auto = learner(settings(loss, ddqn, GradientMode::Autodiff), seed);
+            let hand = learner(settings(loss, ddqn, GradientMode::Manual), seed);
+            assert!(hand.is_manual() && !auto.is_manual());
+            let b = batch(seed + 10);
+            let want = autodiff_gradients(&auto, &b, auto.settings());
+            let got: Vec<Vec<f32>> = manual::dqn_gradients(&hand, &b)
+                .grads
+                .into_iter()
+                .map(to_vec)
+                .collect();
+            assert_close(&what, &got, &want);
+        }
+    }
+}
+
+#[test]
+fn hand_written_rnd_gradients_match_autodiff() {
+    let base = Device::flex();
+    let ad = base.clone().autodiff();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let fixed = RndNet::new(D, 6, &base);
+    let predictor = RndNet::new(D, 6, &ad);
+    let x = random(&mut rng, B * D, 3.0);
+    let x_plain = Tensor::<2>::from_data(TensorData::new(x.clone(), [B, D]), &base);
+    let target = fixed.forward(x_plain.clone());
+    let loss = (predictor.forward(x_plain.clone().autodiff()) - target.clone().autodiff())
+        .square()
+        .mean();
+    let grads = GradientsParams::from_grads(loss.backward(), &predictor);
+    let want = in_visit_order(&predictor, &grads);
+    let plain = predictor.valid();
+    let (got, _) = manual::rnd_gradients(&plain, x_plain, target);
+    let got: Vec<Vec<f32>> = got.into_iter().map(to_vec).collect();
+    assert_close("rnd", &got, &want);
+}
+
+#[test]
+fn fused_adam_matches_burns_adam() {
+    let base = Device::flex();
+    let ad = base.clone().autodiff();
+    let net_ad = net(3, &ad);
+    let (_, slots) = manual::parameters(&net_ad.valid());
+    let mut burn_optim = new_adam(1e-8);
+    let mut flat = FlatAdam::new(1e-8);
+    let mut burn_net = net_ad;
+    let mut flat_params = Tensor::cat(manual::parameters(&burn_net.valid()).0, 0);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let total: usize = slots.iter().map(|s| s.len).sum();
+    for step in 0..5 {
+        let g = random(&mut rng, total, 2.0);
+        let g_flat = Tensor::<1>::from_data(TensorData::new(g.clone(), [total]), &base);
+        let grads = grads_of(&g, &slots, &base);
+        burn_net = burn_optim.step(1e-3, burn_net, grads);
+        flat_params = flat.step(1e-3, flat_params, g_flat);
+        let want = to_vec(Tensor::cat(manual::parameters(&burn_net.valid()).0, 0));
+        let got = to_vec(flat_params.clone());
+        assert_eq!(got, want, "step {step}: fused Adam differs from burn's");
+    }
+    // The fused state written as burn's record continues exactly like burn's own.
+    let bytes = flat.to_record_bytes(&slots).expect("record");
+    let record = burn::optim::OptimizerRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(
+        bytes.clone(),
+    ))
+    .expect("burn reads the record");
+    let mut reloaded = new_adam(1e-8).load_record(record);
+    // And burn's record read back by the fused Adam.
+    let burn_bytes = burn_optim.to_record().into_bytes().expect("bytes").to_vec();
+    let mut from_burn =
+        FlatAdam::from_record_bytes(1e-8, burn_bytes, &slots, &base).expect("fused reads burn's");
+    assert_eq!(from_burn.time(), 5);
+    let g = random(&mut rng, total, 2.0);
+    let g_flat = Tensor::<1>::from_data(TensorData::new(g.clone(), [total]), &base);
+    let a = reloaded.step(1e-3, burn_net.clone(), grads_of(&g, &slots, &base));
+    let b = burn_optim.step(1e-3, burn_net, grads_of(&g, &slots, &base));
+    let c = from_burn.step(1e-3, flat_params.clone(), g_flat.clone());
+    let d = flat.step(1e-3, flat_params, g_flat);
+    let a = to_vec(Tensor::cat(manual::parameters(&a.valid()).0, 0));
+    let b = to_vec(Tensor::cat(manual::parameters(&b.valid()).0, 0));
+    assert_eq!(a, b, "burn's Adam from the fused record");
+    assert_eq!(
+        to_vec(c),
+        to_vec(d.clone()),
+        "fused Adam from burn's record"
+    );
+    assert_eq!(a, to_vec(d), "the two paths agree after the round trips");
+}
+
+/// burn's gradients of the module whose parameters are `slots`, from one flat vector.
+fn grads_of(g: &[f32], slots: &[manual::Slot], base: &Device) -> GradientsParams {
+    let mut grads = GradientsParams::new();
+    for s in slots {
+        let piece = Tensor::<1>::from_data(
+            TensorData::new(g[s.offset..s.offset + s.len].to_vec(), [s.len]),
+            base,
+        );
+        match s.shape.len() {
+            1 => grads.register::<1>(s.id, piece),
+            _ => grads.register::<2>(s.id, piece.reshape([s.shape[0], s.shape[1]])),
+        }
+    }
+    grads
+}
