@@ -7,6 +7,8 @@
 //!   and the live queue's size at capacity.
 //! * [`viewers`]: many WebSocket viewers (summaries + a full episode pulled every 5 s)
 //!   against the unified server while it trains.
+//! * [`nats`]: trainers and viewer servers joined by NATS JetStream: publish on/off
+//!   pairs, latency through the bus, many trainers and clients (not part of `all`).
 //! * [`lab`]: several runs trained side by side in one process (a lab), each followed by
 //!   one viewer: per-run throughput and `finished_at → episode_summary` latency.
 //!
@@ -14,6 +16,7 @@
 
 pub mod client;
 pub mod lab;
+pub mod nats;
 pub mod procfs;
 pub mod stats;
 pub mod streaming;

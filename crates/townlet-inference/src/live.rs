@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use townlet_recording::{CountersHandle, LiveEpisode, LiveStreamCallback};
+use townlet_recording::{CountersHandle, EpisodeMetadata, LiveEpisode, LiveStreamCallback};
 
 /// Capacity of the live channel (`flume::bounded(10)`).
 pub const LIVE_QUEUE_CAPACITY: usize = 10;
@@ -112,6 +112,10 @@ impl LiveSender {
 pub struct LiveSource {
     pub rx: flume::Receiver<Arc<LiveEpisode>>,
     pub counters: Arc<LiveCounters>,
+    /// Trained episodes from before the channel (episode id, metadata; oldest first) that
+    /// the run's figures and charts start from, like a run folder's `metrics.db` rows: a
+    /// run served from a message bus brings its history this way.
+    pub history: Vec<(u64, EpisodeMetadata)>,
 }
 
 impl LiveSource {
@@ -124,8 +128,19 @@ impl LiveSource {
                 tx,
                 counters: Arc::clone(&counters),
             },
-            LiveSource { rx, counters },
+            LiveSource {
+                rx,
+                counters,
+                history: Vec::new(),
+            },
         )
+    }
+
+    /// The same source with `history` (oldest first) to start the run's figures and
+    /// charts from.
+    pub fn with_history(mut self, history: Vec<(u64, EpisodeMetadata)>) -> LiveSource {
+        self.history = history;
+        self
     }
 }
 

@@ -6,7 +6,9 @@ use townlet_env::Env;
 use townlet_protocol as proto;
 
 /// The world vocabulary of one pack: grid, meters, actions, affordances, cascades.
-#[derive(Debug, Clone, PartialEq)]
+/// Serializable, so a trainer can announce it to viewer servers elsewhere (a run
+/// descriptor on a message bus).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WorldInfo {
     pub pack: String,
     pub grid: proto::GridSize,
