@@ -22,10 +22,19 @@ pub fn run_id(given: Option<&str>, runner: &DemoRunner) -> Result<String> {
     }
 }
 
+/// `--publish URL [--nats-creds FILE]`, checked before anything starts.
+pub fn options(url: &str, creds: Option<PathBuf>) -> Result<NatsOptions> {
+    let opts = NatsOptions {
+        url: url.to_owned(),
+        creds,
+    };
+    opts.check().context("--publish")?;
+    Ok(opts)
+}
+
 /// Starts publishing `runner`'s episodes (offered to `queue` by its callback).
 pub fn start_publisher(
-    url: &str,
-    creds: Option<PathBuf>,
+    opts: &NatsOptions,
     given_id: Option<&str>,
     runner: &DemoRunner,
     queue: BusQueue,
@@ -37,14 +46,10 @@ pub fn start_publisher(
         .file_name()
         .map_or_else(|| id.clone(), |n| n.to_string_lossy().into_owned());
     let run = RunDescriptor::for_pack(&id, &name, runner.pack(), world);
-    let opts = NatsOptions {
-        url: url.to_owned(),
-        creds,
-    };
-    let publisher = Publisher::start(&opts, queue, run).context("--publish")?;
+    let publisher = Publisher::start(opts, queue, run).context("--publish")?;
     tracing::info!(
         "publishing run {id} to {} (docs/deployment.md)",
-        townlet_nats::redact(url)
+        townlet_nats::redact(&opts.url)
     );
     Ok(publisher)
 }

@@ -5,6 +5,7 @@
 
 use crate::error::NatsError;
 use async_nats::jetstream::{self, kv, stream};
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -240,19 +241,28 @@ impl Layout {
             .get_or_create_stream(stream_config(EPISODE_STREAM, "episode", EPISODES_PER_RUN))
             .await
             .map_err(|e| layout(e.into()))?;
-        let runs = match js.get_key_value(RUNS_BUCKET).await {
-            Ok(store) => store,
-            Err(_) => js
-                .create_key_value(kv::Config {
-                    bucket: RUNS_BUCKET.to_owned(),
-                    description: "Townlet run descriptors (key: run id)".to_owned(),
-                    history: 1,
-                    storage: stream::StorageType::File,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| layout(e.into()))?,
-        };
+        // The bucket's stream is created here with the settings the client's
+        // `create_key_value` would use: that call first reads account fields that
+        // nats-server 2.9 (Debian's) does not send.
+        js.get_or_create_stream(stream::Config {
+            name: format!("KV_{RUNS_BUCKET}"),
+            description: Some("Townlet run descriptors (key: run id)".to_owned()),
+            subjects: vec![format!("$KV.{RUNS_BUCKET}.>")],
+            max_messages_per_subject: 1,
+            storage: stream::StorageType::File,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            num_replicas: 1,
+            discard: stream::DiscardPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| layout(e.into()))?;
+        let runs = js
+            .get_key_value(RUNS_BUCKET)
+            .await
+            .map_err(|e| layout(e.into()))?;
         Ok(Layout {
             js,
             summaries: Arc::new(summaries),

@@ -43,6 +43,24 @@ impl NatsOptions {
         }
     }
 
+    /// Checks the address and that the credentials file can be read, without
+    /// connecting (binaries call it before anything starts).
+    pub fn check(&self) -> Result<(), NatsError> {
+        self.url
+            .parse::<async_nats::ServerAddr>()
+            .map_err(|source| NatsError::Url {
+                url: redact(&self.url),
+                source,
+            })?;
+        if let Some(path) = &self.creds {
+            std::fs::read(path).map_err(|source| NatsError::Creds {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
     /// Checks the address (and reads the credentials file) without connecting.
     pub(crate) async fn connect_options(&self) -> Result<async_nats::ConnectOptions, NatsError> {
         self.url
@@ -69,8 +87,23 @@ impl NatsOptions {
 
     /// Connects; with `retry_on_initial_connect` this returns at once and the client
     /// keeps trying in the background.
-    pub(crate) async fn connect(&self, name: &str) -> Result<async_nats::Client, NatsError> {
-        let opts = self.connect_options().await?.name(name);
+    pub(crate) async fn connect(
+        &self,
+        name: &str,
+        reconnected: Option<tokio::sync::watch::Sender<u64>>,
+    ) -> Result<async_nats::Client, NatsError> {
+        let mut opts = self.connect_options().await?.name(name);
+        if let Some(tx) = reconnected {
+            let tx = Arc::new(tx);
+            opts = opts.event_callback(move |event| {
+                let tx = Arc::clone(&tx);
+                async move {
+                    if matches!(event, async_nats::Event::Connected) {
+                        tx.send_modify(|n| *n += 1);
+                    }
+                }
+            });
+        }
         opts.connect(self.url.as_str())
             .await
             .map_err(|source| NatsError::Connect {
@@ -254,7 +287,8 @@ impl Publisher {
             .enable_all()
             .build()
             .map_err(NatsError::Runtime)?;
-        let client = runtime.block_on(opts.connect(&format!("townlet-train {}", run.run_id)))?;
+        let client =
+            runtime.block_on(opts.connect(&format!("townlet-train {}", run.run_id), None))?;
         let counters = Arc::clone(&queue.counters);
         // Give the server a moment so the first episodes find it (training starts anyway).
         let mut conn = Conn {

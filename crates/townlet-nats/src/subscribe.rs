@@ -132,7 +132,10 @@ pub async fn subscribe(
     runs: Runs,
     stale_after: Option<Duration>,
 ) -> Result<Subscription, NatsError> {
-    let client = opts.connect("townlet-inference").await?;
+    // Bumped on every (re)connection: after a server restart the consumers are
+    // opened again from where they were.
+    let (reconnected, connections) = tokio::sync::watch::channel(0u64);
+    let client = opts.connect("townlet-inference", Some(reconnected)).await?;
     let counters = Arc::new(SubscribeCounters::default());
     {
         let c = Arc::clone(&counters);
@@ -145,6 +148,7 @@ pub async fn subscribe(
         Arc::clone(&known),
         Arc::clone(&counters),
         stale_after,
+        connections,
     ));
     let watch = tokio::spawn(watch_heartbeats(runs, known, Arc::clone(&counters)));
     Ok(Subscription {
@@ -205,11 +209,13 @@ async fn discover(
     known: KnownRuns,
     counters: Arc<SubscribeCounters>,
     stale_after: Option<Duration>,
+    mut connections: tokio::sync::watch::Receiver<u64>,
 ) {
     let mut followers: Vec<JoinHandle<()>> = Vec::new();
     let layout = ensure_layout(&client).await;
     tracing::info!("following the runs on NATS");
     loop {
+        connections.mark_unchanged();
         let mut watch = match layout.runs.watch_with_history(">").await {
             Ok(w) => w,
             Err(e) => {
@@ -218,8 +224,13 @@ async fn discover(
                 continue;
             }
         };
-        while let Some(entry) = watch.next().await {
-            let Ok(entry) = entry else { break };
+        loop {
+            let entry = tokio::select! {
+                e = watch.next() => e,
+                // Reconnected (the server may have restarted): watch again.
+                _ = connections.changed() => None,
+            };
+            let Some(Ok(entry)) = entry else { break };
             if entry.operation != Operation::Put {
                 continue;
             }
@@ -284,6 +295,7 @@ async fn discover(
                     runs.clone(),
                     Arc::clone(&known),
                     Arc::clone(&counters),
+                    connections.clone(),
                 )));
             }
         }
@@ -352,6 +364,7 @@ async fn follow(
     runs: Runs,
     known: KnownRuns,
     counters: Arc<SubscribeCounters>,
+    mut connections: tokio::sync::watch::Receiver<u64>,
 ) {
     let run_id = desc.run_id.clone();
     let summaries = read_summaries(&layout, &run_id, &counters).await;
@@ -429,15 +442,21 @@ async fn follow(
     {
         return;
     }
+    connections.mark_unchanged();
     loop {
         let Some(m) = messages.as_mut() else {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            messages = open_episodes(&layout, &run_id, next_seq)
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            messages = open_episodes(&layout, &run_id, next_seq.max(1))
                 .await
                 .map(|(m, _)| m);
             continue;
         };
-        match m.next().await {
+        let next = tokio::select! {
+            n = m.next() => n,
+            // Reconnected: open the consumer again from the next sequence.
+            _ = connections.changed() => None,
+        };
+        match next {
             Some(Ok(msg)) => {
                 if let Ok(info) = msg.info() {
                     next_seq = info.stream_sequence + 1;

@@ -78,6 +78,9 @@ fn main() -> ExitCode {
             url: url.clone(),
             creds: args.nats_creds,
         };
+        if let Err(e) = nats.check() {
+            return townlet_cli::report::fail(&anyhow::Error::from(e).context("--subscribe"));
+        }
         let stale = args
             .stale_after
             .filter(|s| s.is_finite() && *s > 0.0)

@@ -99,14 +99,22 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
     if opts.pack_dir.is_none() && opts.run_dir.is_none() {
         anyhow::bail!("give --pack DIR for a new run, or --run DIR to resume one");
     }
+    let bus = match &args.publish {
+        Some(url) => Some(townlet_cli::bus::options(url, args.nats_creds.clone())?),
+        None => None,
+    };
+    if let Some(id) = &args.bus_run_id
+        && !townlet_nats::valid_bus_run_id(id)
+    {
+        return Err(townlet_nats::NatsError::RunId(id.clone()).into());
+    }
     let (bus_sender, bus_queue) = townlet_nats::publish_queue(townlet_nats::PUBLISH_QUEUE_CAPACITY);
     let callback = args.publish.is_some().then(|| bus_sender.into_callback());
     let mut runner = DemoRunner::new(&opts, callback, Arc::clone(&stop))?;
     log.attach(&runner.folder().log_path());
-    let publisher = match &args.publish {
-        Some(url) => Some(townlet_cli::bus::start_publisher(
-            url,
-            args.nats_creds.clone(),
+    let publisher = match &bus {
+        Some(opts) => Some(townlet_cli::bus::start_publisher(
+            opts,
             args.bus_run_id.as_deref(),
             &runner,
             bus_queue,
