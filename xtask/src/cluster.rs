@@ -1,5 +1,5 @@
 //! `cargo xtask cluster [-- --runs N --viewers M --pack DIR --episodes E --nats-port P
-//! --port P]`: on one machine, what docs/deployment.md puts on many: a `nats-server` with
+//! --port P --debug]`: on one machine, what docs/deployment.md puts on many: a `nats-server` with
 //! JetStream, N trainers publishing to it (`townlet-train --publish`) and M viewer servers
 //! subscribing (`townlet-inference --subscribe`); prints each viewer's URL. Ctrl+C stops
 //! the trainers (they close their episode and publish `finished`), then the viewers, then
@@ -36,6 +36,9 @@ struct Args {
     /// The first viewer's port.
     #[arg(long, default_value_t = 8770)]
     port: u16,
+    /// Use the debug build (quick to build, slower to train) instead of release.
+    #[arg(long)]
+    debug: bool,
 }
 
 const TRAIN_BIN: &str = "townlet-train";
@@ -88,18 +91,16 @@ pub fn run(user_args: &[String]) -> Result<ExitCode> {
     let ws = Workspace::load()?;
     let nats_bin = nats::ensure_nats_server(&ws)?;
     frontend::ensure_built(&ws)?;
+    let profile = if args.debug { "debug" } else { "release" };
+    let mut build = Command::new(cargo());
+    build.arg("build");
+    if !args.debug {
+        // Same release build as `cargo xtask demo / run / bench`.
+        build.args(["--release", "--workspace"]);
+    }
     proc::run(
-        Command::new(cargo())
-            // Same release build as `cargo xtask demo / run / bench`.
-            .args([
-                "build",
-                "--release",
-                "--workspace",
-                "--bin",
-                TRAIN_BIN,
-                "--bin",
-                VIEW_BIN,
-            ])
+        build
+            .args(["--bin", TRAIN_BIN, "--bin", VIEW_BIN])
             .current_dir(&ws.root),
         &ws.root,
     )?;
@@ -137,7 +138,7 @@ pub fn run(user_args: &[String]) -> Result<ExitCode> {
     let mut urls = Vec::new();
     for i in 0..args.viewers {
         let port = args.port + i as u16;
-        let mut cmd = Command::new(ws.binary("release", VIEW_BIN));
+        let mut cmd = Command::new(ws.binary(profile, VIEW_BIN));
         cmd.args(["--subscribe", &url, "--port", &port.to_string()]);
         viewers.push(spawn(
             format!("viewer {i}"),
@@ -149,7 +150,7 @@ pub fn run(user_args: &[String]) -> Result<ExitCode> {
     }
     let mut trainers = Vec::new();
     for i in 0..args.runs {
-        let mut cmd = Command::new(ws.binary("release", TRAIN_BIN));
+        let mut cmd = Command::new(ws.binary(profile, TRAIN_BIN));
         cmd.arg("--pack")
             .arg(&args.pack)
             .args(["--seed", &(i + 1).to_string(), "--threads", "1", "--quiet"])

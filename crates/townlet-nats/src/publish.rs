@@ -294,6 +294,7 @@ impl Publisher {
         let mut conn = Conn {
             client,
             layout: None,
+            layout_warned: false,
             was_connected: true,
             url: redact(&opts.url),
         };
@@ -351,6 +352,7 @@ impl Publisher {
 struct Conn {
     client: async_nats::Client,
     layout: Option<Layout>,
+    layout_warned: bool,
     was_connected: bool,
     url: String,
 }
@@ -380,11 +382,20 @@ impl Conn {
         }
         if self.layout.is_none() {
             match tokio::time::timeout(ACK_TIMEOUT * 2, Layout::ensure(&self.client)).await {
-                Ok(Ok(l)) => self.layout = Some(l),
-                Ok(Err(e)) => {
-                    tracing::warn!("{}", crate::error_chain(&e));
+                Ok(Ok(l)) => {
+                    self.layout = Some(l);
+                    self.layout_warned = false;
                 }
-                Err(_) => tracing::warn!("NATS: creating the streams timed out"),
+                // Said once until it works (it is retried for every episode).
+                Ok(Err(e)) if !self.layout_warned => {
+                    self.layout_warned = true;
+                    tracing::warn!(
+                        "{}; episodes are counted as not published",
+                        crate::error_chain(&e)
+                    );
+                }
+                Ok(Err(_)) => {}
+                Err(_) => tracing::debug!("NATS: creating the streams timed out"),
             }
         }
         self.layout.clone()
