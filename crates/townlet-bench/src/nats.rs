@@ -215,21 +215,26 @@ impl BusViewer {
         })
     }
 
-    /// Waits until `/api/runs` lists `n` runs.
-    fn wait_runs(&self, n: usize) -> anyhow::Result<()> {
+    /// Waits until `/api/runs` lists every run of `ids`.
+    fn wait_runs(&self, ids: &[String]) -> anyhow::Result<()> {
         let t0 = Instant::now();
         loop {
             let body = http_get(self.addr, "/api/runs");
-            let listed = serde_json::from_str::<serde_json::Value>(&body)
+            let listed: Vec<String> = serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
-                .and_then(|v| v.as_array().map(|a| a.len()))
-                .unwrap_or(0);
-            if listed >= n {
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|r| r["id"].as_str().map(str::to_owned))
+                .collect();
+            let missing = ids.iter().filter(|id| !listed.contains(id)).count();
+            if missing == 0 {
                 return Ok(());
             }
             anyhow::ensure!(
                 t0.elapsed() < Duration::from_secs(60),
-                "the viewer server lists {listed} of {n} runs after 60 s"
+                "the viewer server lacks {missing} of {} runs after 60 s",
+                ids.len()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -292,7 +297,7 @@ fn latency(pack: &Path, episodes: u64, seed: u64, url: &str) -> anyhow::Result<V
         url.to_owned(),
         "latency".into(),
     )?;
-    viewer.wait_runs(1)?;
+    viewer.wait_runs(&["latency".to_owned()])?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -347,7 +352,7 @@ pub fn scale(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     for s in &servers {
-        s.wait_runs(trainers)?;
+        s.wait_runs(&ids)?;
         let mut g = ChildViewers::start(s.addr.port(), clients, Duration::from_secs(5))?;
         let c0 = Instant::now();
         while !g.all_connected()? {

@@ -45,6 +45,8 @@ pub struct SubscribeCounters {
     pub malformed: AtomicU64,
     /// Runs whose heartbeat stopped (right now).
     pub stale: AtomicU64,
+    /// `finished_at` → read here of the last episode read, ms (clocks of two machines).
+    pub last_delay_ms: AtomicU64,
 }
 
 impl SubscribeCounters {
@@ -74,6 +76,12 @@ impl SubscribeCounters {
                 "counter",
                 "Episodes read from the bus.",
                 l(&self.episodes),
+            ),
+            (
+                "bus_last_episode_delay_ms",
+                "gauge",
+                "From the trainer finishing the last episode read to its arrival here (ms).",
+                l(&self.last_delay_ms),
             ),
             (
                 "bus_malformed_total",
@@ -434,6 +442,9 @@ async fn follow(
             live.steps_offered
                 .fetch_add(ep.len() as u64, Ordering::Relaxed);
             counters.episodes.fetch_add(1, Ordering::Relaxed);
+            counters
+                .last_delay_ms
+                .store(unix_ms().saturating_sub(ep.finished_at), Ordering::Relaxed);
             tx.send_async(Arc::new(ep)).await.is_ok()
         }
     };
