@@ -113,8 +113,8 @@ impl NatsOptions {
     }
 }
 
-/// The publisher's counters (relaxed atomics), shared with `/metrics` and the final
-/// report.
+/// The publisher's counters (relaxed atomics): the trainer's log and final report, and
+/// the run descriptor (so every viewer's `/metrics` shows them).
 #[derive(Debug, Default)]
 pub struct PublishCounters {
     /// Episodes offered by the training thread.
@@ -144,43 +144,6 @@ impl PublishCounters {
 
     pub fn offered(&self) -> u64 {
         self.offered.load(Ordering::Relaxed)
-    }
-
-    /// Prometheus text (`townlet_bus_*`).
-    pub fn metrics_text(&self) -> String {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        crate::prometheus(&[
-            (
-                "bus_episodes_published_total",
-                "counter",
-                "Episodes published to NATS (acknowledged by the stream).",
-                l(&self.published),
-            ),
-            (
-                "bus_episodes_unpublished_total",
-                "counter",
-                "Episodes not published (queue full, bus unreachable, publish failed).",
-                self.unpublished(),
-            ),
-            (
-                "bus_publish_dropped_total",
-                "counter",
-                "Episodes dropped because the publish queue was full.",
-                l(&self.dropped),
-            ),
-            (
-                "bus_heartbeats_failed_total",
-                "counter",
-                "Run descriptor puts that failed.",
-                l(&self.heartbeats_failed),
-            ),
-            (
-                "bus_connected",
-                "gauge",
-                "1 while connected to the NATS server.",
-                u64::from(self.connected.load(Ordering::Relaxed)),
-            ),
-        ])
     }
 }
 

@@ -47,6 +47,8 @@ pub struct SubscribeCounters {
     pub stale: AtomicU64,
     /// `finished_at` → read here of the last episode read, ms (clocks of two machines).
     pub last_delay_ms: AtomicU64,
+    /// Episodes the runs' trainers could not publish, as their last heartbeats say.
+    pub trainers_unpublished: AtomicU64,
 }
 
 impl SubscribeCounters {
@@ -84,6 +86,12 @@ impl SubscribeCounters {
                 l(&self.last_delay_ms),
             ),
             (
+                "bus_trainers_unpublished_total",
+                "counter",
+                "Episodes the runs' trainers could not publish (from their heartbeats).",
+                l(&self.trainers_unpublished),
+            ),
+            (
                 "bus_malformed_total",
                 "counter",
                 "Messages or descriptors on the bus that could not be read (ignored).",
@@ -101,6 +109,8 @@ struct Known {
     /// Added to the registry (its history read).
     served: bool,
     stale: bool,
+    /// The trainer's count of episodes not published.
+    unpublished: u64,
 }
 
 type KnownRuns = Arc<Mutex<HashMap<String, Known>>>;
@@ -171,7 +181,9 @@ async fn watch_heartbeats(runs: Runs, known: KnownRuns, counters: Arc<SubscribeC
     loop {
         tick.tick().await;
         let mut stale = 0;
+        let mut unpublished = 0;
         for (id, k) in lock(&known).iter_mut() {
+            unpublished += k.unpublished;
             if !k.served {
                 continue;
             }
@@ -188,6 +200,9 @@ async fn watch_heartbeats(runs: Runs, known: KnownRuns, counters: Arc<SubscribeC
             stale += u64::from(k.stale);
         }
         counters.stale.store(stale, Ordering::Relaxed);
+        counters
+            .trainers_unpublished
+            .store(unpublished, Ordering::Relaxed);
     }
 }
 
@@ -265,6 +280,7 @@ async fn discover(
                 match k.get_mut(&desc.run_id) {
                     Some(run) => {
                         run.last_seen = seen;
+                        run.unpublished = desc.episodes_unpublished;
                         run.stale_after = after;
                         if run.status != desc.status && run.served {
                             runs.set_status(
@@ -288,6 +304,7 @@ async fn discover(
                                 status: desc.status,
                                 served: false,
                                 stale: false,
+                                unpublished: desc.episodes_unpublished,
                             },
                         );
                         true

@@ -123,6 +123,10 @@ fn faults_bus_down_viewer_restart_silent_trainer_and_garbage() {
     wait_for("publishing resumes", || {
         trainer.counters.published() >= published_at_restart + 3
     });
+    // What was not published shows in the viewer's /metrics (from the heartbeats).
+    wait_for("unpublished episodes in the viewer's /metrics", || {
+        viewer.metric("townlet_bus_trainers_unpublished_total") >= 3.0
+    });
     let seen = viewer.runs()[0]["episodes"].as_u64().unwrap();
     viewer.wait_run("long", "new episodes after the restart", |r| {
         r["episodes"].as_u64() > Some(seen)
