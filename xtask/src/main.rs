@@ -8,12 +8,16 @@
 //! * `bench` — the criterion benches, then the training/streaming benchmark binary.
 //! * `learn-check` — dispatch to the learning checks binary.
 //! * `run` — build any workspace binary in release and run it (same build as `demo`).
+//! * `cluster` — nats-server, N trainers publishing, M viewer servers subscribing
+//!   (docs/deployment.md).
 
 mod bench;
+mod cluster;
 mod demo;
 mod e2e;
 mod frontend;
 mod health;
+mod nats;
 mod proc;
 mod test;
 mod tidy;
@@ -61,6 +65,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// On one machine: nats-server (JetStream), N trainers publishing to it and M viewer
+    /// servers subscribing (docs/deployment.md). Flags after `--`: --runs N --viewers M
+    /// --pack DIR --episodes E --nats-port P --port P. Ctrl+C stops everything.
+    Cluster {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Build a workspace binary in release and run it from the current folder, e.g.
     /// `cargo xtask run townlet-train -- --pack configs/L0_0_minimal`. Unlike
     /// `cargo run -p …`, it shares one release build with demo, bench and learn-check.
@@ -78,6 +89,7 @@ fn main() -> ExitCode {
         Command::Test => test::run(),
         Command::E2e => e2e::run(),
         Command::Demo { args } => demo::run(&args),
+        Command::Cluster { args } => cluster::run(&args),
         Command::Bench {
             skip_criterion,
             skip_training,

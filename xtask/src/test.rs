@@ -3,7 +3,7 @@
 //! and the last line is the summary `xtask: N passed, M failed`.
 
 use crate::workspace::{Workspace, cargo, linted_cargo};
-use crate::{e2e, frontend, proc};
+use crate::{e2e, frontend, nats, proc};
 use anyhow::Result;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -39,7 +39,19 @@ const PHASES: &[Phase] = &[
         name: "cargo test",
         // Every test binary runs even after a failure, so one CI log shows all failures.
         // Same environment as the build phase, so nothing is rebuilt; doctests run here.
-        run: |ws| linted_in(ws, &["test", "--workspace", "--no-fail-fast"]),
+        // The bus tests start their own nats-server: provided here, and required (a
+        // missing one fails them instead of skipping).
+        run: |ws| {
+            let nats = nats::ensure_nats_server(ws)?;
+            proc::run(
+                linted_cargo()
+                    .args(["test", "--workspace", "--no-fail-fast"])
+                    .env("TOWNLET_NATS_SERVER", nats)
+                    .env("TOWNLET_REQUIRE_NATS", "1")
+                    .current_dir(&ws.root),
+                &ws.root,
+            )
+        },
     },
     Phase {
         name: "npm ci",

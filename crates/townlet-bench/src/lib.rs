@@ -11,6 +11,8 @@
 //!   training runs, and the training slowdown while probes run back to back.
 //! * [`speed`]: the training-speed figures (L1, L2 recurrent, demo vs train), hand-written
 //!   gradients against the autodiff path in interleaved pairs.
+//! * [`nats`]: trainers and viewer servers joined by NATS JetStream: publish on/off
+//!   pairs, latency through the bus, many trainers and clients (not part of `all`).
 //! * [`lab`]: several runs trained side by side in one process (a lab), each followed by
 //!   one viewer: per-run throughput and `finished_at → episode_summary` latency.
 //!
@@ -19,6 +21,7 @@
 pub mod client;
 pub mod lab;
 pub mod probe;
+pub mod nats;
 pub mod procfs;
 pub mod speed;
 pub mod stats;

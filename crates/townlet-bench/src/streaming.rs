@@ -34,7 +34,7 @@ pub struct RunCost {
     pub rss_end_kib: u64,
 }
 
-fn cost(phase: &PhaseTimes, pool_cpu_ns: u64) -> RunCost {
+pub(crate) fn cost(phase: &PhaseTimes, pool_cpu_ns: u64) -> RunCost {
     let steps = phase.env_steps.max(1);
     RunCost {
         env_steps: phase.env_steps,

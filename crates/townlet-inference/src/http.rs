@@ -453,5 +453,6 @@ pub(crate) fn metrics_text(common: &Common, runs: &Runs) -> String {
         "Seconds since the server started.",
         common.started.elapsed().as_secs_f64(),
     );
+    out.push_str(&runs.extra_metrics());
     out
 }

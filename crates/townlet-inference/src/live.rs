@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use townlet_agent::NetworkSnapshot;
-use townlet_recording::{CountersHandle, LiveEpisode, LiveStreamCallback};
+use townlet_recording::{CountersHandle, EpisodeMetadata, LiveEpisode, LiveStreamCallback};
 
 /// Capacity of the live channel (`flume::bounded(10)`).
 pub const LIVE_QUEUE_CAPACITY: usize = 10;
@@ -144,6 +144,10 @@ pub struct LiveSource {
     /// Network snapshots from the trainer, for probes.
     pub snapshots: flume::Receiver<NetworkSnapshot>,
     pub counters: Arc<LiveCounters>,
+    /// Trained episodes from before the channel (episode id, metadata; oldest first) that
+    /// the run's figures and charts start from, like a run folder's `metrics.db` rows: a
+    /// run served from a message bus brings its history this way.
+    pub history: Vec<(u64, EpisodeMetadata)>,
 }
 
 impl LiveSource {
@@ -162,8 +166,16 @@ impl LiveSource {
                 rx,
                 snapshots,
                 counters,
+                history: Vec::new(),
             },
         )
+    }
+
+    /// The same source with `history` (oldest first) to start the run's figures and
+    /// charts from.
+    pub fn with_history(mut self, history: Vec<(u64, EpisodeMetadata)>) -> LiveSource {
+        self.history = history;
+        self
     }
 }
 

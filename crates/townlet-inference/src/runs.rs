@@ -209,8 +209,11 @@ struct Entry {
     slot: Slot,
 }
 
+type MetricsFn = Arc<dyn Fn() -> String + Send + Sync>;
+
 struct Inner {
     lab_title: Option<String>,
+    metrics: Mutex<Vec<MetricsFn>>,
     entries: Mutex<Vec<Entry>>,
     /// Wakes the server when a run was added.
     added: Notify,
@@ -240,6 +243,7 @@ impl Runs {
         Runs {
             inner: Arc::new(Inner {
                 lab_title,
+                metrics: Mutex::default(),
                 entries: Mutex::default(),
                 added: Notify::new(),
                 changed: Arc::new(watch::Sender::new(0)),
@@ -294,9 +298,32 @@ impl Runs {
 
     /// Marks a run finished (its trainer stopped).
     pub fn finish(&self, id: &str) {
+        self.set_status(id, RunStatus::Finished);
+    }
+
+    /// Sets a run's status (a run from a message bus turns `stale` when its trainer's
+    /// heartbeat stops, `live` again when it comes back); the run list is re-sent.
+    pub fn set_status(&self, id: &str, status: RunStatus) {
         if let Some(meta) = self.meta(id) {
-            meta.set_status(RunStatus::Finished);
+            meta.set_status(status);
         }
+    }
+
+    /// A run's status (None for an unknown id).
+    pub fn status(&self, id: &str) -> Option<RunStatus> {
+        self.meta(id).map(|m| m.status())
+    }
+
+    /// Adds Prometheus text to the server's `/metrics` (e.g. a message-bus subscriber's
+    /// counters); called on every scrape.
+    pub fn add_metrics(&self, metrics: impl Fn() -> String + Send + Sync + 'static) {
+        lock(&self.inner.metrics).push(Arc::new(metrics));
+    }
+
+    /// The added metrics' text.
+    pub(crate) fn extra_metrics(&self) -> String {
+        let added: Vec<MetricsFn> = lock(&self.inner.metrics).clone();
+        added.iter().map(|f| f()).collect()
     }
 
     /// Every run's id, in display order (served or not yet).

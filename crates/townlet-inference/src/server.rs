@@ -101,10 +101,14 @@ async fn start_run(
     if let Mode::Live(src) = &run.mode {
         common.probes.attach_live(&meta.id, src.snapshots.clone());
     }
-    let (live, ckpt) = match run.mode {
-        Mode::Live(src) => (Some((src.counters.clone(), src.rx.clone())), None),
-        Mode::Checkpoint(src) => (None, Some(src)),
-        Mode::Recorded => (None, None),
+    let (live, ckpt, earlier) = match run.mode {
+        Mode::Live(src) => (
+            Some((src.counters.clone(), src.rx.clone())),
+            None,
+            src.history,
+        ),
+        Mode::Checkpoint(src) => (None, Some(src), Vec::new()),
+        Mode::Recorded => (None, None, Vec::new()),
     };
     let greedy = ckpt.as_ref().is_some_and(|c| c.greedy);
     let hub = Arc::new(Hub::new(
@@ -135,6 +139,20 @@ async fn start_run(
                     .collect(),
             );
         }
+    }
+    // A live source's own history (a run served from a message bus).
+    if !earlier.is_empty() {
+        for (id, m) in &earlier {
+            hub.run
+                .add_episode(*id, m.survival_steps, m.curriculum_stage);
+        }
+        let skip = earlier.len().saturating_sub(proto::HISTORY_LEN as usize);
+        hub.preload_history(
+            earlier[skip..]
+                .iter()
+                .map(|(id, m)| convert::history_point(*id, m))
+                .collect(),
+        );
     }
     let mut tasks = Vec::new();
     if let Some((_, rx)) = live {

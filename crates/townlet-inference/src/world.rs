@@ -6,7 +6,9 @@ use townlet_env::Env;
 use townlet_protocol as proto;
 
 /// The world vocabulary of one pack: grid, meters, actions, affordances, cascades.
-#[derive(Debug, Clone, PartialEq)]
+/// Serializable, so a trainer can announce it to viewer servers elsewhere (a run
+/// descriptor on a message bus).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WorldInfo {
     pub pack: String,
     pub grid: proto::GridSize,
@@ -17,7 +19,9 @@ pub struct WorldInfo {
     pub temporal: bool,
     pub max_steps_per_episode: u32,
     pub max_episodes: Option<u64>,
-    /// The env probes are built on (docs/usage.md#asking-the-agent).
+    /// The env probes are built on (docs/usage.md#asking-the-agent). Not sent over a bus:
+    /// a run served from NATS has no probes.
+    #[serde(skip)]
     pub(crate) probe_env: Option<crate::probe::ProbeEnv>,
 }
 

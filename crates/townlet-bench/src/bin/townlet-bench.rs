@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
-use townlet_bench::{lab, probe, speed, streaming, training, viewers};
+use townlet_bench::{lab, nats, probe, speed, streaming, training, viewers};
 use townlet_config::DeviceKind;
 
 #[derive(Parser, Debug)]
@@ -89,6 +89,25 @@ enum What {
         /// Pairs of the demo-vs-train comparison (0 skips it).
         #[arg(long, default_value_t = 3)]
         demo_pairs: usize,
+    },
+    /// Trainers and viewer servers joined by NATS JetStream (needs nats-server; not part
+    /// of `all`): publish on/off pairs, latency through the bus, many trainers and
+    /// clients.
+    Nats {
+        #[arg(long, default_value_t = 5)]
+        pairs: usize,
+        #[arg(long, default_value_t = 100)]
+        episodes: u64,
+        /// Pack of the many-trainers run (default: configs/L0_0_minimal).
+        #[arg(long)]
+        scale_pack: Option<PathBuf>,
+        #[arg(long, default_value_t = 8)]
+        trainers: usize,
+        /// WebSocket clients per viewer server (two servers).
+        #[arg(long, default_value_t = 500)]
+        clients: usize,
+        #[arg(long, default_value_t = 200)]
+        scale_episodes: u64,
     },
     /// One throughput configuration in this process (used by `training`).
     #[command(hide = true)]
@@ -207,6 +226,34 @@ fn run(args: Args) -> Result<()> {
             let r = lab::run(&pack, runs, episodes, seed)?;
             lab::print(&r);
             out.insert("lab".into(), serde_json::to_value(r)?);
+        }
+        What::Nats {
+            pairs,
+            episodes,
+            scale_pack,
+            trainers,
+            clients,
+            scale_episodes,
+        } => {
+            let scale_pack = scale_pack
+                .unwrap_or_else(|| townlet_bench::workspace().join("configs/L0_0_minimal"));
+            println!(
+                "\n=== NATS JetStream: {pairs} publish on/off pairs ({}), latency, {trainers} trainers ({}) + 2 viewer servers × {clients} clients ===",
+                pack.display(),
+                scale_pack.display()
+            );
+            let r = nats::run(
+                &pack,
+                pairs,
+                episodes,
+                seed,
+                &scale_pack,
+                trainers,
+                clients,
+                scale_episodes,
+            )?;
+            nats::print(&r);
+            out.insert("nats".into(), serde_json::to_value(r)?);
         }
         What::All => {
             out.insert("training".into(), bench_training(&pack, seed, 150, 40)?);

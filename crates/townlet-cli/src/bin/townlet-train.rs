@@ -53,6 +53,16 @@ struct Args {
     /// Replace a pack value, KEY=VALUE (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE", long_help = townlet_cli::set::HELP)]
     set: Vec<String>,
+    /// Publish every finished episode to a NATS JetStream server (nats://HOST:PORT,
+    /// nats://USER:PASS@HOST:PORT, tls://HOST:PORT); see docs/deployment.md.
+    #[arg(long, value_name = "URL")]
+    publish: Option<String>,
+    /// NATS credentials file for --publish.
+    #[arg(long, value_name = "FILE", requires = "publish")]
+    nats_creds: Option<PathBuf>,
+    /// The run's id on the bus (default: <pack>-<run folder name>).
+    #[arg(long, value_name = "ID", requires = "publish")]
+    bus_run_id: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -89,8 +99,28 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
     if opts.pack_dir.is_none() && opts.run_dir.is_none() {
         anyhow::bail!("give --pack DIR for a new run, or --run DIR to resume one");
     }
-    let mut runner = DemoRunner::new(&opts, None, Arc::clone(&stop))?;
+    let bus = match &args.publish {
+        Some(url) => Some(townlet_cli::bus::options(url, args.nats_creds.clone())?),
+        None => None,
+    };
+    if let Some(id) = &args.bus_run_id
+        && !townlet_nats::valid_bus_run_id(id)
+    {
+        return Err(townlet_nats::NatsError::RunId(id.clone()).into());
+    }
+    let (bus_sender, bus_queue) = townlet_nats::publish_queue(townlet_nats::PUBLISH_QUEUE_CAPACITY);
+    let callback = args.publish.is_some().then(|| bus_sender.into_callback());
+    let mut runner = DemoRunner::new(&opts, callback, Arc::clone(&stop))?;
     log.attach(&runner.folder().log_path());
+    let publisher = match &bus {
+        Some(opts) => Some(townlet_cli::bus::start_publisher(
+            opts,
+            args.bus_run_id.as_deref(),
+            &runner,
+            bus_queue,
+        )?),
+        None => None,
+    };
     let total = runner.max_episodes();
     let first = runner.next_episode();
     tracing::info!(
@@ -167,6 +197,9 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
             .as_ref()
             .map_or("-".to_string(), |p| p.display().to_string())
     );
+    if let Some(p) = publisher {
+        tracing::info!("{}", p.finish(std::time::Duration::from_secs(5)));
+    }
     println!("{}", summary.run_dir.display());
     Ok(())
 }

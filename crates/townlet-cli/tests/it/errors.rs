@@ -184,3 +184,55 @@ fn checkpoint_from_another_pack() {
         )
     );
 }
+
+#[test]
+fn bad_bus_flags_are_errors_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = tiny_pack(tmp.path());
+    let pack = pack.to_str().unwrap();
+    let out = train(
+        &["--pack", pack, "--publish", "http://bus.example:4222"],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        report(&out),
+        "error: --publish\n  caused by: \"http://bus.example:4222\" is not a NATS server address (nats://HOST:PORT, nats://USER:PASS@HOST:PORT or tls://HOST:PORT)\n  caused by: invalid scheme for NATS server URL: http"
+    );
+    let out = train(
+        &[
+            "--pack",
+            pack,
+            "--publish",
+            "nats://user:secret@127.0.0.1:4222",
+            "--nats-creds",
+            "/nonexistent.creds",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(&out);
+    assert!(
+        r.starts_with("error: --publish\n  caused by: cannot read the NATS credentials file /nonexistent.creds\n  caused by: No such file"),
+        "{r}"
+    );
+    assert!(!r.contains("secret"));
+    let out = train(
+        &[
+            "--pack",
+            pack,
+            "--publish",
+            "nats://127.0.0.1:4222",
+            "--bus-run-id",
+            "a.b",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        report(&out),
+        "error: run id \"a.b\" cannot name a run on the bus: 1 to 64 characters from A-Z a-z 0-9 _ -"
+    );
+    // Nothing was started: no run folder.
+    assert!(!tmp.path().join("runs").exists());
+}
