@@ -45,6 +45,7 @@ pub mod drqn;
 pub mod exploration;
 pub mod intrinsic;
 pub mod learner;
+pub mod overrides;
 pub mod qnet;
 pub mod recurrent;
 pub mod replay;
@@ -59,5 +60,6 @@ pub use curriculum::{Curriculum, StageTransition, TransitionReason, stage_multip
 pub use device::TrainDevice;
 pub use drqn::RecurrentLearner;
 pub use learner::{DqnLearner, Learner, LearnerNet, LearnerSettings, UpdateStats};
+pub use overrides::TrainingOverrides;
 pub use recurrent::{ObsSlices, RecurrentQNetwork};
 pub use sequence::{EpisodeRecord, SequenceBuffer};

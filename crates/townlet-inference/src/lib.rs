@@ -33,6 +33,7 @@ mod runs;
 mod server;
 mod session;
 mod standalone;
+pub mod teacher;
 mod world;
 
 pub mod encode;

@@ -112,6 +112,17 @@ impl LiveSender {
 pub struct LiveSource {
     pub rx: flume::Receiver<Arc<LiveEpisode>>,
     pub counters: Arc<LiveCounters>,
+    /// The trainer's control link (teacher controls, training events), when it takes
+    /// controls.
+    pub training: Option<crate::teacher::TrainingLink>,
+}
+
+impl LiveSource {
+    /// The same source with a control link to its trainer.
+    pub fn with_training(mut self, link: crate::teacher::TrainingLink) -> LiveSource {
+        self.training = Some(link);
+        self
+    }
 }
 
 impl LiveSource {
@@ -124,7 +135,11 @@ impl LiveSource {
                 tx,
                 counters: Arc::clone(&counters),
             },
-            LiveSource { rx, counters },
+            LiveSource {
+                rx,
+                counters,
+                training: None,
+            },
         )
     }
 }

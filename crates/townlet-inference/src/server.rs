@@ -89,10 +89,14 @@ async fn start_run(
     meta: Arc<RunMeta>,
     run: ServedRun,
 ) -> (Arc<Hub>, RunTasks) {
-    let (live, ckpt) = match run.mode {
-        Mode::Live(src) => (Some((src.counters.clone(), src.rx.clone())), None),
-        Mode::Checkpoint(src) => (None, Some(src)),
-        Mode::Recorded => (None, None),
+    let (live, ckpt, training) = match run.mode {
+        Mode::Live(src) => (
+            Some((src.counters.clone(), src.rx.clone())),
+            None,
+            src.training.clone(),
+        ),
+        Mode::Checkpoint(src) => (None, Some(src), None),
+        Mode::Recorded => (None, None, None),
     };
     let greedy = ckpt.as_ref().is_some_and(|c| c.greedy);
     let hub = Arc::new(Hub::new(
@@ -124,7 +128,25 @@ async fn start_run(
             );
         }
     }
+    hub.events
+        .replace(crate::teacher::stored_events(hub.run_dir.clone()).await);
     let mut tasks = Vec::new();
+    if let Some(link) = training {
+        let _ = hub.control.set(link.control);
+        let hub = Arc::clone(&hub);
+        let mut stop = common.shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    received = link.events.recv_async() => match received {
+                        Ok(event) => hub.add_event(event),
+                        Err(_) => break,
+                    },
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
     if let Some((_, rx)) = live {
         let hub = Arc::clone(&hub);
         let mut stop = common.shutdown.clone();

@@ -79,11 +79,30 @@ pub enum ClientMessage {
     Watch {
         run_id: String,
     },
+    /// Teacher only: change the training of `run_id` (default: the watched run).
+    TrainingControl {
+        #[serde(default)]
+        #[ts(optional = nullable)]
+        run_id: Option<String>,
+        control: crate::teacher::TrainingControl,
+    },
+    /// Teacher only: start (`on: true`) or stop presenting.
+    Present {
+        on: bool,
+    },
+    /// Teacher only, while presenting: where the teacher is now.
+    PresenterState {
+        state: crate::teacher::PresenterState,
+    },
+    /// Follow the presenting teacher (`on: true`, the default) or detach.
+    Follow {
+        on: bool,
+    },
 }
 
 impl ClientMessage {
     /// Every client `type`, in the order the docs list them.
-    pub const TYPES: [&'static str; 14] = [
+    pub const TYPES: [&'static str; 18] = [
         "subscribe",
         "next",
         "get_episode",
@@ -98,6 +117,10 @@ impl ClientMessage {
         "load_replay",
         "seek",
         "watch",
+        "training_control",
+        "present",
+        "presenter_state",
+        "follow",
     ];
 
     /// The wire `type` of this message.
@@ -117,6 +140,10 @@ impl ClientMessage {
             ClientMessage::LoadReplay { .. } => "load_replay",
             ClientMessage::Seek { .. } => "seek",
             ClientMessage::Watch { .. } => "watch",
+            ClientMessage::TrainingControl { .. } => "training_control",
+            ClientMessage::Present { .. } => "present",
+            ClientMessage::PresenterState { .. } => "presenter_state",
+            ClientMessage::Follow { .. } => "follow",
         }
     }
 
@@ -130,6 +157,8 @@ impl ClientMessage {
             ClientMessage::SetSpeed { speed } => speed.validate(),
             ClientMessage::SetFilter { filter } => filter.validate(),
             ClientMessage::ListRecordings { filters } => filters.validate(),
+            ClientMessage::TrainingControl { control, .. } => control.validate(),
+            ClientMessage::PresenterState { state } => state.speed.validate(),
             _ => Ok(()),
         }
     }

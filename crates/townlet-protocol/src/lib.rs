@@ -32,6 +32,7 @@ mod client;
 mod error;
 pub mod examples;
 mod server;
+mod teacher;
 mod typescript;
 
 pub use client::{
@@ -39,6 +40,9 @@ pub use client::{
 };
 pub use error::{ErrorCode, ProtocolError};
 pub use server::*;
+pub use teacher::{
+    PresenterState, Presenting, Role, TrainingControl, TrainingEventInfo, TrainingEvents,
+};
 pub use typescript::{TYPESCRIPT_PATH, typescript};
 
 use serde::{Deserialize, Serialize};

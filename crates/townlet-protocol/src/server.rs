@@ -34,6 +34,8 @@ pub enum ServerMessage {
     ModelLoaded(ModelLoaded),
     Recordings(Recordings),
     Error(ErrorMessage),
+    TrainingEvents(crate::teacher::TrainingEvents),
+    Presenting(crate::teacher::Presenting),
 }
 
 impl ServerMessage {
@@ -51,6 +53,8 @@ impl ServerMessage {
             ServerMessage::ModelLoaded(_) => "model_loaded",
             ServerMessage::Recordings(_) => "recordings",
             ServerMessage::Error(_) => "error",
+            ServerMessage::TrainingEvents(_) => "training_events",
+            ServerMessage::Presenting(_) => "presenting",
         }
     }
 
@@ -58,7 +62,8 @@ impl ServerMessage {
     /// `error` not tied to a run).
     pub fn run_id(&self) -> Option<&str> {
         match self {
-            ServerMessage::Hello(_) | ServerMessage::Runs(_) => None,
+            ServerMessage::Hello(_) | ServerMessage::Runs(_) | ServerMessage::Presenting(_) => None,
+            ServerMessage::TrainingEvents(m) => Some(&m.run_id),
             ServerMessage::EpisodeSummary(m) => Some(&m.run_id),
             ServerMessage::Episode(m) => Some(&m.run_id),
             ServerMessage::EpisodeStart(m) => Some(&m.run_id),
@@ -72,7 +77,7 @@ impl ServerMessage {
     }
 
     /// Every server `type`, in the order the docs list them.
-    pub const TYPES: [&'static str; 11] = [
+    pub const TYPES: [&'static str; 13] = [
         "hello",
         "runs",
         "episode_summary",
@@ -84,6 +89,8 @@ impl ServerMessage {
         "model_loaded",
         "recordings",
         "error",
+        "training_events",
+        "presenting",
     ];
 }
 
@@ -228,6 +235,9 @@ pub struct Hello {
     pub totals: Totals,
     pub limits: Limits,
     pub session: SessionInfo,
+    /// What this connection may do (docs/protocol.md#the-teachers-seat).
+    #[serde(default)]
+    pub role: crate::teacher::Role,
 }
 
 /// Why an episode ended.

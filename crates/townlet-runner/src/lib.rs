@@ -33,6 +33,6 @@ pub mod threads;
 
 pub use run_folder::{RunFolder, RunFolderError};
 pub use runner::{
-    DemoRunner, EpisodeReport, EvalOptions, PhaseTimes, ResumeError, RunSummary, RunnerError,
-    RunnerOptions, StopFlag,
+    Control, ControlRequest, DemoRunner, EpisodeReport, EvalOptions, EventSink, PhaseTimes,
+    ResumeError, RunSummary, RunnerError, RunnerOptions, StopFlag, control_channel,
 };

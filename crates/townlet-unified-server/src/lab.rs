@@ -95,6 +95,8 @@ pub enum LabError {
 #[derive(Debug, Clone)]
 pub struct LabStarted {
     pub url: String,
+    /// The page URL with the teacher token; `None` without one.
+    pub teacher_url: Option<String>,
     pub port: u16,
     pub title: String,
     /// `<runs root>/labs/<stem>/<stamp>/`.
@@ -174,7 +176,7 @@ pub fn run_lab(
                 .map_err(|e| DemoError::from(townlet_runner::RunnerError::from(e)))?;
         }
         let (sender, source) = LiveSource::channel(opts.live_queue);
-        let runner = DemoRunner::new(
+        let mut runner = DemoRunner::new(
             &RunnerOptions {
                 run_dir: Some(dir.clone()),
                 device: opts.device,
@@ -184,13 +186,20 @@ pub fn run_lab(
             shutdown.stop_flag(),
         )
         .map_err(DemoError::from)?;
+        let source = crate::teach::link(&mut runner, source);
         source
             .counters
             .attach_recorder(runner.recorder_counters_handle());
         runs.push((run, runner, source));
     }
+    let url = page_url(&opts.server.host, port);
     let started = LabStarted {
-        url: page_url(&opts.server.host, port),
+        teacher_url: opts
+            .server
+            .teacher_token
+            .as_deref()
+            .map(|t| crate::teach::teacher_url(&url, t)),
+        url,
         port,
         title: lab.title.clone(),
         lab_dir: lab_dir.clone(),

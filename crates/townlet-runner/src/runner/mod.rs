@@ -7,11 +7,13 @@
 //! * [`error`]: what can go wrong.
 
 mod checkpoint;
+mod control;
 mod episode;
 mod error;
 mod metrics;
 mod options;
 
+pub use control::{Control, ControlRequest, EventSink, control_channel};
 pub use error::{ResumeError, RunnerError};
 pub use metrics::{EpisodeReport, PhaseTimes, RunSummary};
 pub use options::{EvalOptions, RunnerOptions, apply_overrides};
@@ -47,6 +49,8 @@ pub struct DemoRunner {
     steps_this_process: u64,
     phase: PhaseTimes,
     evaluation: Option<EvalOptions>,
+    /// A teacher's control channel, when one is plugged in (`set_controls`).
+    controls: Option<control::Controls>,
 }
 
 impl DemoRunner {
@@ -122,6 +126,7 @@ impl DemoRunner {
             steps_this_process: 0,
             phase: PhaseTimes::default(),
             evaluation: None,
+            controls: None,
         };
         if resuming {
             runner.resume()?;
