@@ -34,6 +34,10 @@ export type {
   StepColumns,
   StepRow,
   Totals,
+  TrainingControl,
+  TrainingEventInfo,
+  PresenterState,
+  Role,
 } from './generated/protocol'
 
 /** A server message as received: its `type`, `v` and its fields. */
@@ -51,6 +55,8 @@ export type Stats = MessageOf<'stats'>
 export type ModelLoaded = MessageOf<'model_loaded'>
 export type Recordings = MessageOf<'recordings'>
 export type ErrorMessage = MessageOf<'error'>
+export type TrainingEvents = MessageOf<'training_events'>
+export type Presenting = MessageOf<'presenting'>
 
 export type FilterKind = Filter['kind']
 
@@ -72,6 +78,8 @@ const REQUIRED: { [K in ServerMessage['type']]: (keyof MessageOf<K> & string)[] 
   recordings: ['run_id', 'items', 'total'],
   error: ['code', 'message'],
   runs: ['runs', 'lab_title'],
+  training_events: ['run_id', 'events', 'full'],
+  presenting: ['active', 'state'],
 }
 
 /** Fields of a run (`RunInfo`) the app relies on. */
