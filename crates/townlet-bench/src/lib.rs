@@ -14,6 +14,7 @@
 
 pub mod client;
 pub mod lab;
+pub mod presenter;
 pub mod procfs;
 pub mod stats;
 pub mod streaming;

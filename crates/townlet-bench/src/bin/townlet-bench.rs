@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-use townlet_bench::{lab, streaming, training, viewers};
+use townlet_bench::{lab, presenter, streaming, training, viewers};
 use townlet_config::DeviceKind;
 
 #[derive(Parser, Debug)]
@@ -65,6 +65,14 @@ enum What {
         runs: usize,
         #[arg(long, default_value_t = 150)]
         episodes: u64,
+    },
+    /// Presenter lag: a teacher presenting to N followers (teacher move → follower
+    /// received, p50/p99; not part of `all`).
+    Presenter {
+        #[arg(long, default_value_t = 100)]
+        followers: usize,
+        #[arg(long, default_value_t = 200)]
+        moves: usize,
     },
     /// One throughput configuration in this process (used by `training`).
     #[command(hide = true)]
@@ -157,6 +165,12 @@ fn run(args: Args) -> Result<()> {
             let r = lab::run(&pack, runs, episodes, seed)?;
             lab::print(&r);
             out.insert("lab".into(), serde_json::to_value(r)?);
+        }
+        What::Presenter { followers, moves } => {
+            println!("\n=== presenter lag ({followers} followers) ===");
+            let r = presenter::run(&pack, followers, moves)?;
+            presenter::print(&r);
+            out.insert("presenter".into(), serde_json::to_value(r)?);
         }
         What::All => {
             out.insert("training".into(), bench_training(&pack, seed, 150, 40)?);
