@@ -6,7 +6,7 @@ describe('decode', () => {
   it('accepts every server example generated from the Rust types', () => {
     expect(fixtures.protocol_version).toBe(PROTOCOL_VERSION)
     const types = Object.keys(fixtures.server)
-    expect(types).toHaveLength(12)
+    expect(types).toHaveLength(14)
     for (const [type, message] of Object.entries(fixtures.server)) {
       const result = decode(JSON.stringify(message))
       expect(result.ok, type).toBe(true)

@@ -138,6 +138,8 @@ pub struct DqnAgent {
     pub(crate) last_update: Option<UpdateStats>,
     pub(crate) adam_epsilon: f64,
     phase: AgentPhaseTimes,
+    /// Live overrides set by a teacher (`overrides.rs`).
+    pub(crate) overrides: crate::overrides::TrainingOverrides,
 }
 
 /// Where the agent's wall-clock time went since it was built (nanoseconds), for the
@@ -293,6 +295,7 @@ impl DqnAgent {
             last_update: None,
             adam_epsilon: tr.adam_epsilon,
             phase: AgentPhaseTimes::default(),
+            overrides: Default::default(),
             device,
         })
     }
@@ -317,7 +320,7 @@ impl DqnAgent {
     /// with the action RNG, and the novelty of the pre-step observation.
     /// `obs` is `[N, obs_dim]` flat, `masks` `[N, action_dim]` flat.
     pub fn act(&mut self, obs: &[f32], masks: &[bool]) -> Vec<ActDecision> {
-        self.act_with(obs, masks, self.epsilon, true)
+        self.act_with(obs, masks, self.epsilon(), true)
     }
 
     /// Like [`act`](Self::act) with an explicit ε (0 = greedy evaluation). `track` adds the
@@ -457,7 +460,7 @@ impl DqnAgent {
             return None;
         }
         let t_learn = std::time::Instant::now();
-        let w = self.intrinsic.weight as f32;
+        let w = self.intrinsic_weight() as f32;
         let sync_every = self.target_update_frequency;
         let stats = match &mut self.model {
             QModel::Simple(m) => {
@@ -523,7 +526,9 @@ impl DqnAgent {
         for &t in lengths {
             end.annealed |= self.intrinsic.on_episode(t);
         }
-        for (i, c) in self.curricula.iter_mut().enumerate() {
+        // A stage locked by a teacher: the curriculum rule waits.
+        let locked = self.overrides.stage.is_some();
+        for (i, c) in self.curricula.iter_mut().enumerate().filter(|_| !locked) {
             let t = lengths.get(i).copied().unwrap_or(0);
             if let Some(tr) = c.on_episode(episode, t, entropies[i]) {
                 end.transitions.push(tr);
@@ -558,18 +563,22 @@ impl DqnAgent {
         }
     }
 
+    /// ε in force: a teacher's fixed value, else the schedule's.
     pub fn epsilon(&self) -> f64 {
-        self.epsilon
+        self.overrides.epsilon.unwrap_or(self.epsilon)
     }
+    /// Intrinsic weight in force: a teacher's fixed value, else the annealed one.
     pub fn intrinsic_weight(&self) -> f64 {
-        self.intrinsic.weight
+        self.overrides
+            .intrinsic_weight
+            .unwrap_or(self.intrinsic.weight)
     }
     /// Stage of agent 0, which decides the env multiplier (docs/training.md#several-agents).
     pub fn stage(&self) -> u8 {
         self.curricula[0].stage
     }
     pub fn multiplier(&self) -> f32 {
-        self.curricula[0].multiplier()
+        self.effective_multiplier()
     }
     pub fn curricula(&self) -> &[Curriculum] {
         &self.curricula

@@ -66,6 +66,16 @@ impl Curriculum {
         stage_multiplier(self.stage)
     }
 
+    /// Moves to `stage` (a teacher's lock): the windows start over there.
+    pub fn force_stage(&mut self, stage: u8) {
+        if self.stage != stage {
+            self.stage = stage.clamp(1, 5);
+            self.episodes_at_stage = 0;
+            self.survival.clear();
+            self.entropy.clear();
+        }
+    }
+
     /// Record a finished episode of length `length` (mean policy entropy `entropy`) and apply
     /// the stage rule. Returns the transition when the stage changed.
     pub fn on_episode(

@@ -22,6 +22,7 @@ pub mod client;
 pub mod lab;
 pub mod probe;
 pub mod nats;
+pub mod presenter;
 pub mod procfs;
 pub mod speed;
 pub mod stats;

@@ -8,3 +8,4 @@ pub mod logging;
 pub mod report;
 pub mod set;
 pub mod signals;
+pub mod teacher;

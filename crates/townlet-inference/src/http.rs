@@ -58,6 +58,15 @@ fn error_reply(e: &ProtocolError) -> Response {
     .into_response()
 }
 
+/// A WebSocket upgrade refused (403) with the reason as JSON.
+fn refused(why: &str) -> Response {
+    reply::with_status(
+        reply::json(&json!({"code": ErrorCode::Forbidden, "message": why})),
+        StatusCode::FORBIDDEN,
+    )
+    .into_response()
+}
+
 fn json_text(text: String) -> Response {
     reply::with_header(text, "content-type", "application/json").into_response()
 }
@@ -71,21 +80,53 @@ pub(crate) fn routes(
     let static_dir = common.opts.static_dir.clone();
     let ws = {
         let (common, runs) = (Arc::clone(&common), runs.clone());
+        let check_origin = !crate::teacher::is_loopback_host(&common.opts.host);
         warp::path("ws")
             .and(warp::path::end())
             .and(warp::ws())
             .and(warp::query::<Query>())
-            .map(move |ws: warp::ws::Ws, q: Query| {
-                let (common, runs) = (Arc::clone(&common), runs.clone());
-                let requested = q.get("run").cloned();
-                // Frames up to 4× the limit reach the session, which answers `error` and
-                // closes with 1009 (docs/decisions.md#oversized-and-malformed-frames);
-                // beyond that the WebSocket layer cuts them off.
-                ws.max_message_size(transport_limit)
-                    .max_frame_size(transport_limit)
-                    .on_upgrade(move |socket| session::run(common, runs, requested, socket))
-                    .into_response()
-            })
+            .and(warp::addr::remote())
+            .and(warp::header::optional::<String>("origin"))
+            .and(warp::header::optional::<String>("host"))
+            .then(
+                move |ws: warp::ws::Ws,
+                      q: Query,
+                      addr: Option<std::net::SocketAddr>,
+                      origin: Option<String>,
+                      host: Option<String>| {
+                    let (common, runs) = (Arc::clone(&common), runs.clone());
+                    async move {
+                        // docs/security.md: no cross-site WebSocket hijacking when other
+                        // machines can reach the server.
+                        if check_origin
+                            && !crate::teacher::origin_allowed(origin.as_deref(), host.as_deref())
+                        {
+                            common.teacher.bad_origins.fetch_add(1, Ordering::Relaxed);
+                            return refused("the page's origin is not this server");
+                        }
+                        let role = match common
+                            .teacher
+                            .role(q.get("token").map(String::as_str), addr.map(|a| a.ip()))
+                        {
+                            Ok(role) => role,
+                            Err(wait) => {
+                                tokio::time::sleep(wait).await;
+                                return refused("wrong teacher token");
+                            }
+                        };
+                        let requested = q.get("run").cloned();
+                        // Frames up to 4× the limit reach the session, which answers `error` and
+                        // closes with 1009 (docs/decisions.md#oversized-and-malformed-frames);
+                        // beyond that the WebSocket layer cuts them off.
+                        ws.max_message_size(transport_limit)
+                            .max_frame_size(transport_limit)
+                            .on_upgrade(move |socket| {
+                                session::run(common, runs, requested, role, socket)
+                            })
+                            .into_response()
+                    }
+                },
+            )
     };
 
     let healthz = warp::path("healthz")
@@ -428,6 +469,24 @@ pub(crate) fn metrics_text(common: &Common, runs: &Runs) -> String {
         "counter",
         "Client messages answered with an error.",
         sum(&|h| l(&h.counters.bad_requests)),
+    );
+    metric(
+        "forbidden_total",
+        "counter",
+        "Teacher-only messages refused from viewers' connections.",
+        l(&common.teacher.forbidden) as f64,
+    );
+    metric(
+        "teacher_token_refused_total",
+        "counter",
+        "WebSocket connections refused for a wrong teacher token.",
+        l(&common.teacher.bad_tokens) as f64,
+    );
+    metric(
+        "origin_refused_total",
+        "counter",
+        "WebSocket connections refused for a foreign Origin (non-loopback bind).",
+        l(&common.teacher.bad_origins) as f64,
     );
     metric(
         "checkpoint_errors_total",

@@ -82,12 +82,12 @@ pub(crate) struct Common {
     pub clients_timed_out: AtomicU64,
     /// Every run's probe networks and the probe thread.
     pub probes: Arc<crate::probe::Probes>,
+    pub teacher: crate::teacher::Teacher,
 }
 
 impl Common {
     pub(crate) fn new(opts: ServerOptions, shutdown: watch::Receiver<bool>) -> Common {
         Common {
-            opts,
             shutdown,
             started: Instant::now(),
             clients: AtomicU64::new(0),
@@ -96,6 +96,8 @@ impl Common {
             clients_refused: AtomicU64::new(0),
             clients_timed_out: AtomicU64::new(0),
             probes: Arc::default(),
+            teacher: crate::teacher::Teacher::new(opts.teacher_token.clone()),
+            opts,
         }
     }
 
@@ -175,6 +177,10 @@ pub(crate) struct Hub {
     steps_rate: AtomicU64,
     /// Samples for the steps/s rate.
     pub rate: Mutex<crate::server::RateWindow>,
+    /// A live run's link to its trainer (`training_control`), when it has one.
+    pub control: OnceLock<crate::teacher::ControlSink>,
+    /// The run's training events (chart markers).
+    pub events: crate::teacher::Events,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -257,6 +263,8 @@ impl Hub {
             rate: Mutex::new(crate::server::RateWindow::new(
                 crate::server::STEPS_RATE_WINDOW,
             )),
+            control: OnceLock::new(),
+            events: Default::default(),
         }
     }
 
@@ -316,6 +324,17 @@ impl Hub {
         if skipped > 0 {
             self.counters.skipped.fetch_add(skipped, Ordering::Relaxed);
         }
+    }
+
+    /// A training event from the trainer: kept, and sent to every viewer of the run.
+    pub(crate) fn add_event(&self, event: proto::TrainingEventInfo) {
+        self.events.push(event.clone());
+        let msg = ServerMessage::TrainingEvents(proto::TrainingEvents {
+            run_id: self.id().to_owned(),
+            events: vec![event],
+            full: false,
+        });
+        self.broadcast(&Arc::from(townlet_protocol::to_json(&msg)), Kind::Other);
     }
 
     /// Every client gets a close frame (shutdown).

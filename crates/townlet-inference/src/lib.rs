@@ -35,6 +35,7 @@ mod runs;
 mod server;
 mod session;
 mod standalone;
+pub mod teacher;
 mod world;
 
 pub mod encode;

@@ -148,9 +148,18 @@ pub struct LiveSource {
     /// the run's figures and charts start from, like a run folder's `metrics.db` rows: a
     /// run served from a message bus brings its history this way.
     pub history: Vec<(u64, EpisodeMetadata)>,
+    /// The trainer's control link (teacher controls, training events), when it takes
+    /// controls.
+    pub training: Option<crate::teacher::TrainingLink>,
 }
 
 impl LiveSource {
+    /// The same source with a control link to its trainer.
+    pub fn with_training(mut self, link: crate::teacher::TrainingLink) -> LiveSource {
+        self.training = Some(link);
+        self
+    }
+
     /// A bounded channel of `capacity` episodes (use [`LIVE_QUEUE_CAPACITY`]).
     pub fn channel(capacity: usize) -> (LiveSender, LiveSource) {
         let (tx, rx) = flume::bounded(capacity.max(1));
@@ -167,6 +176,7 @@ impl LiveSource {
                 snapshots,
                 counters,
                 history: Vec::new(),
+                training: None,
             },
         )
     }

@@ -39,6 +39,9 @@ pub struct ServerOptions {
     pub socket_send_buffer: Option<u32>,
     /// How long `serve` waits for clients to take their close frame on shutdown.
     pub shutdown_grace: Duration,
+    /// The teacher token (`/ws?token=`, docs/security.md); `None`: nobody is a teacher.
+    /// The binaries always set one (random unless given).
+    pub teacher_token: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -55,6 +58,7 @@ impl Default for ServerOptions {
             stats_interval: Duration::from_secs(1),
             socket_send_buffer: None,
             shutdown_grace: Duration::from_secs(3),
+            teacher_token: None,
         }
     }
 }

@@ -101,14 +101,15 @@ async fn start_run(
     if let Mode::Live(src) = &run.mode {
         common.probes.attach_live(&meta.id, src.snapshots.clone());
     }
-    let (live, ckpt, earlier) = match run.mode {
+    let (live, ckpt, earlier, training) = match run.mode {
         Mode::Live(src) => (
             Some((src.counters.clone(), src.rx.clone())),
             None,
             src.history,
+            src.training.clone(),
         ),
-        Mode::Checkpoint(src) => (None, Some(src), Vec::new()),
-        Mode::Recorded => (None, None, Vec::new()),
+        Mode::Checkpoint(src) => (None, Some(src), Vec::new(), None),
+        Mode::Recorded => (None, None, Vec::new(), None),
     };
     let greedy = ckpt.as_ref().is_some_and(|c| c.greedy);
     let hub = Arc::new(Hub::new(
@@ -154,7 +155,25 @@ async fn start_run(
                 .collect(),
         );
     }
+    hub.events
+        .replace(crate::teacher::stored_events(hub.run_dir.clone()).await);
     let mut tasks = Vec::new();
+    if let Some(link) = training {
+        let _ = hub.control.set(link.control);
+        let hub = Arc::clone(&hub);
+        let mut stop = common.shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    received = link.events.recv_async() => match received {
+                        Ok(event) => hub.add_event(event),
+                        Err(_) => break,
+                    },
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
     if let Some((_, rx)) = live {
         let hub = Arc::clone(&hub);
         let mut stop = common.shutdown.clone();

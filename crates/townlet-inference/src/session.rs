@@ -53,11 +53,23 @@ struct Session {
     next_step_at: Instant,
     /// A `next` waiting for an episode that has not arrived yet.
     pending: Option<(Option<u64>, Order)>,
+    /// Teacher or viewer (the `?token=` of the connection).
+    role: proto::Role,
+    /// A viewer follows the presenting teacher unless it detached (`follow {on: false}`).
+    following: bool,
+    /// Whether the last `presenting` this client got said "active".
+    presenting_seen: bool,
 }
 
 /// Refuses a connection when the server is full, else runs the session to its end.
 /// `requested`: the run named by `/ws?run=`.
-pub(crate) async fn run(common: Arc<Common>, runs: Runs, requested: Option<String>, ws: WebSocket) {
+pub(crate) async fn run(
+    common: Arc<Common>,
+    runs: Runs,
+    requested: Option<String>,
+    role: proto::Role,
+    ws: WebSocket,
+) {
     let Some((id, client)) = common.register() else {
         common.clients_refused.fetch_add(1, Ordering::Relaxed);
         refuse(ws, common.opts.max_clients).await;
@@ -128,8 +140,17 @@ pub(crate) async fn run(common: Arc<Common>, runs: Runs, requested: Option<Strin
         runs,
         id,
         client: Arc::clone(&client),
+        role,
+        following: true,
+        presenting_seen: false,
     };
+    let mut presenter = common.teacher.presenter.subscribe();
     s.greet();
+    // A viewer that connects while the teacher presents joins at the teacher's position.
+    let now = presenter.borrow_and_update().clone();
+    if now.active {
+        s.on_presenter(now);
+    }
     client.greeted.store(true, Ordering::Release);
     s.offer_recording().await;
 
@@ -186,6 +207,12 @@ pub(crate) async fn run(common: Arc<Common>, runs: Runs, requested: Option<Strin
                 s.retry_pending();
             }
             _ = tokio::time::sleep_until(step_at), if stepping => s.step_tick(),
+            changed = presenter.changed() => {
+                if changed.is_ok() {
+                    let now = presenter.borrow_and_update().clone();
+                    s.on_presenter(now);
+                }
+            }
             _ = ping.tick() => {
                 if last_heard.elapsed() > common.opts.client_timeout {
                     break End::TimedOut;
@@ -296,8 +323,17 @@ impl Session {
         hello.run_id = hub.id().to_owned();
         hello.runs = self.runs.infos();
         hello.lab_title = self.runs.lab_title().map(str::to_owned);
+        hello.role = self.role;
         self.push(&ServerMessage::Hello(hello));
         self.push(&hub.stats(0, true));
+        let events = hub.events.all();
+        if !events.is_empty() {
+            self.push(&ServerMessage::TrainingEvents(proto::TrainingEvents {
+                run_id: hub.id().to_owned(),
+                events,
+                full: true,
+            }));
+        }
         if let Some(model) = hub.model_json() {
             self.client.queue.push(model, Kind::Other);
         }
@@ -568,8 +604,98 @@ impl Session {
                     client.queue.push(Arc::from(to_json(&msg)), Kind::Other);
                 });
             }
+            ClientMessage::TrainingControl { run_id, control } => {
+                self.teacher_only("training_control")?;
+                let hub = match run_id.as_deref() {
+                    Some(id) => self
+                        .runs
+                        .hub(id)
+                        .ok_or_else(|| unknown_run(id, &self.runs))?,
+                    None => Arc::clone(&self.hub),
+                };
+                let Some(sink) = hub.control.get() else {
+                    return Err(ProtocolError::new(
+                        ErrorCode::NotAvailable,
+                        format!(
+                            "run `{}` has no trainer in this server to control",
+                            hub.id()
+                        ),
+                    ));
+                };
+                sink(control, "teacher")
+                    .map_err(|why| ProtocolError::new(ErrorCode::NotAvailable, why))?;
+            }
+            ClientMessage::Present { on } => {
+                self.teacher_only("present")?;
+                let run_id = self.hub.id().to_owned();
+                self.hub.common.teacher.presenter.send_modify(|p| {
+                    p.active = on;
+                    p.sent_at = unix_ms_now();
+                    p.state = on.then(|| {
+                        p.state.clone().unwrap_or(proto::PresenterState {
+                            run_id,
+                            episode_id: None,
+                            step: 0,
+                            playing: true,
+                            speed: Speed::default(),
+                            overlays: Vec::new(),
+                        })
+                    });
+                });
+            }
+            ClientMessage::PresenterState { state } => {
+                self.teacher_only("presenter_state")?;
+                let teacher = &self.hub.common.teacher;
+                if !teacher.presenter.borrow().active {
+                    return Err(ProtocolError::new(
+                        ErrorCode::NotAvailable,
+                        "presenter_state applies while presenting (send present {on: true} first)",
+                    ));
+                }
+                if self.runs.hub(&state.run_id).is_none() {
+                    return Err(unknown_run(&state.run_id, &self.runs));
+                }
+                teacher.presenter.send_modify(|p| {
+                    p.state = Some(state);
+                    p.sent_at = unix_ms_now();
+                });
+            }
+            ClientMessage::Follow { on } => {
+                self.following = on;
+                if on {
+                    let now = self.hub.common.teacher.presenter.borrow().clone();
+                    self.push(&ServerMessage::Presenting(now));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Refuses (and counts) a teacher-only message from a viewer.
+    fn teacher_only(&self, what: &str) -> Result<(), ProtocolError> {
+        if self.role == proto::Role::Teacher {
+            Ok(())
+        } else {
+            Err(self.hub.common.teacher.forbidden(what))
+        }
+    }
+
+    /// The presenter moved, started or stopped: a following viewer gets every move, a
+    /// detached one only the start and the end; the teacher's own connections nothing.
+    fn on_presenter(&mut self, now: proto::Presenting) {
+        if self.role == proto::Role::Teacher {
+            return;
+        }
+        let changed = now.active != self.presenting_seen;
+        if !(changed || (self.following && now.active)) {
+            return;
+        }
+        self.presenting_seen = now.active;
+        if changed && now.active {
+            // Presenting starts: every viewer follows until it detaches.
+            self.following = true;
+        }
+        self.push(&ServerMessage::Presenting(now));
     }
 
     /// Switches this client to another run: fresh greeting, same settings.

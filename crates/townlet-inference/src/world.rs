@@ -124,6 +124,7 @@ impl WorldInfo {
             totals,
             limits: proto::Limits::default(),
             session,
+            role: proto::Role::Viewer,
         }
     }
 }

@@ -93,11 +93,30 @@ pub enum ClientMessage {
         #[ts(optional = nullable)]
         time_of_day: Option<u8>,
     },
+    /// Teacher only: change the training of `run_id` (default: the watched run).
+    TrainingControl {
+        #[serde(default)]
+        #[ts(optional = nullable)]
+        run_id: Option<String>,
+        control: crate::teacher::TrainingControl,
+    },
+    /// Teacher only: start (`on: true`) or stop presenting.
+    Present {
+        on: bool,
+    },
+    /// Teacher only, while presenting: where the teacher is now.
+    PresenterState {
+        state: crate::teacher::PresenterState,
+    },
+    /// Follow the presenting teacher (`on: true`, the default) or detach.
+    Follow {
+        on: bool,
+    },
 }
 
 impl ClientMessage {
     /// Every client `type`, in the order the docs list them.
-    pub const TYPES: [&'static str; 15] = [
+    pub const TYPES: [&'static str; 19] = [
         "subscribe",
         "next",
         "get_episode",
@@ -113,6 +132,10 @@ impl ClientMessage {
         "seek",
         "watch",
         "probe",
+        "training_control",
+        "present",
+        "presenter_state",
+        "follow",
     ];
 
     /// The wire `type` of this message.
@@ -133,6 +156,10 @@ impl ClientMessage {
             ClientMessage::Seek { .. } => "seek",
             ClientMessage::Watch { .. } => "watch",
             ClientMessage::Probe { .. } => "probe",
+            ClientMessage::TrainingControl { .. } => "training_control",
+            ClientMessage::Present { .. } => "present",
+            ClientMessage::PresenterState { .. } => "presenter_state",
+            ClientMessage::Follow { .. } => "follow",
         }
     }
 
@@ -152,6 +179,8 @@ impl ClientMessage {
                 step,
                 ..
             } => validate_probe(meters.as_deref(), *time_of_day, *step),
+            ClientMessage::TrainingControl { control, .. } => control.validate(),
+            ClientMessage::PresenterState { state } => state.speed.validate(),
             _ => Ok(()),
         }
     }

@@ -44,11 +44,13 @@ pub enum ErrorCode {
     Internal,
     /// `watch {run_id}` or `/ws?run=` names no run of this server.
     UnknownRun,
+    /// A teacher-only message from a viewer's connection (docs/security.md).
+    Forbidden,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (for docs and exhaustive tests).
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidJson,
         ErrorCode::NotAnObject,
         ErrorCode::MissingType,
@@ -66,6 +68,7 @@ impl ErrorCode {
         ErrorCode::CheckpointError,
         ErrorCode::Internal,
         ErrorCode::UnknownRun,
+        ErrorCode::Forbidden,
     ];
 
     /// The wire spelling, e.g. `"invalid_speed"`.
@@ -88,6 +91,7 @@ impl ErrorCode {
             ErrorCode::CheckpointError => "checkpoint_error",
             ErrorCode::Internal => "internal",
             ErrorCode::UnknownRun => "unknown_run",
+            ErrorCode::Forbidden => "forbidden",
         }
     }
 }

@@ -206,6 +206,7 @@ pub fn hello(temporal: bool) -> Hello {
             filter: Filter::All,
             greedy: false,
         },
+        role: crate::Role::Viewer,
     }
 }
 
@@ -574,7 +575,42 @@ pub fn server_examples() -> Vec<(&'static str, ServerMessage)> {
                 run_id: None,
             }),
         ),
+        (
+            "training_events",
+            ServerMessage::TrainingEvents(crate::TrainingEvents {
+                run_id: run.into(),
+                events: vec![crate::TrainingEventInfo {
+                    time_ms: EXAMPLE_EPOCH_MS + 95_000,
+                    episode: 1235,
+                    who: "teacher".into(),
+                    control: "epsilon".into(),
+                    old: "schedule (0.4121)".into(),
+                    new: "0.05".into(),
+                }],
+                full: false,
+            }),
+        ),
+        (
+            "presenting",
+            ServerMessage::Presenting(crate::Presenting {
+                active: true,
+                state: Some(presenter_state(run)),
+                sent_at: EXAMPLE_EPOCH_MS + 96_000,
+            }),
+        ),
     ]
+}
+
+/// The teacher's position in the examples.
+pub fn presenter_state(run: &str) -> crate::PresenterState {
+    crate::PresenterState {
+        run_id: run.into(),
+        episode_id: Some(1234),
+        step: 57,
+        playing: true,
+        speed: Speed::Factor(2.0),
+        overlays: vec!["q_values".into()],
+    }
 }
 
 // `episode(_, 3, _)` always has a first step (max_steps ≥ 1); this keeps the example
@@ -689,6 +725,21 @@ pub fn client_examples() -> Vec<(&'static str, ClientMessage)> {
                 time_of_day: None,
             },
         ),
+        (
+            "training_control",
+            ClientMessage::TrainingControl {
+                run_id: Some(LAB_RUNS[0].into()),
+                control: crate::TrainingControl::SetEpsilon { value: Some(0.05) },
+            },
+        ),
+        ("present", ClientMessage::Present { on: true }),
+        (
+            "presenter_state",
+            ClientMessage::PresenterState {
+                state: presenter_state(LAB_RUNS[0]),
+            },
+        ),
+        ("follow", ClientMessage::Follow { on: false }),
     ]
 }
 

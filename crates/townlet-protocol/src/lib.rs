@@ -33,6 +33,7 @@ mod error;
 pub mod examples;
 mod probe;
 mod server;
+mod teacher;
 mod typescript;
 
 pub use client::{
@@ -41,6 +42,9 @@ pub use client::{
 pub use error::{ErrorCode, ProtocolError};
 pub use probe::{ObservationParts, ProbeNetwork, ProbeResult, ProbedState};
 pub use server::*;
+pub use teacher::{
+    PresenterState, Presenting, Role, TrainingControl, TrainingEventInfo, TrainingEvents,
+};
 pub use typescript::{TYPESCRIPT_PATH, typescript};
 
 use serde::{Deserialize, Serialize};

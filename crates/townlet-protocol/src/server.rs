@@ -35,6 +35,8 @@ pub enum ServerMessage {
     Recordings(Recordings),
     Probe(crate::ProbeResult),
     Error(ErrorMessage),
+    TrainingEvents(crate::teacher::TrainingEvents),
+    Presenting(crate::teacher::Presenting),
 }
 
 impl ServerMessage {
@@ -53,6 +55,8 @@ impl ServerMessage {
             ServerMessage::Recordings(_) => "recordings",
             ServerMessage::Probe(_) => "probe",
             ServerMessage::Error(_) => "error",
+            ServerMessage::TrainingEvents(_) => "training_events",
+            ServerMessage::Presenting(_) => "presenting",
         }
     }
 
@@ -60,7 +64,8 @@ impl ServerMessage {
     /// `error` not tied to a run).
     pub fn run_id(&self) -> Option<&str> {
         match self {
-            ServerMessage::Hello(_) | ServerMessage::Runs(_) => None,
+            ServerMessage::Hello(_) | ServerMessage::Runs(_) | ServerMessage::Presenting(_) => None,
+            ServerMessage::TrainingEvents(m) => Some(&m.run_id),
             ServerMessage::EpisodeSummary(m) => Some(&m.run_id),
             ServerMessage::Episode(m) => Some(&m.run_id),
             ServerMessage::EpisodeStart(m) => Some(&m.run_id),
@@ -75,7 +80,7 @@ impl ServerMessage {
     }
 
     /// Every server `type`, in the order the docs list them.
-    pub const TYPES: [&'static str; 12] = [
+    pub const TYPES: [&'static str; 14] = [
         "hello",
         "runs",
         "episode_summary",
@@ -88,6 +93,8 @@ impl ServerMessage {
         "recordings",
         "probe",
         "error",
+        "training_events",
+        "presenting",
     ];
 }
 
@@ -232,6 +239,9 @@ pub struct Hello {
     pub totals: Totals,
     pub limits: Limits,
     pub session: SessionInfo,
+    /// What this connection may do (docs/protocol.md#the-teachers-seat).
+    #[serde(default)]
+    pub role: crate::teacher::Role,
 }
 
 /// Why an episode ended.

@@ -142,6 +142,7 @@ pub(crate) fn open_write(path: &Path) -> Result<Connection, RecordingError> {
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(err)?;
     conn.execute_batch(SCHEMA).map_err(err)?;
+    conn.execute_batch(crate::events::SCHEMA).map_err(err)?;
     Ok(conn)
 }
 
@@ -360,6 +361,14 @@ impl Database {
             path: self.path.clone(),
             source,
         }
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn database_error(&self, source: rusqlite::Error) -> RecordingError {
+        self.err(source)
     }
 
     /// Episodes with id > `after` (all when None), ascending by id, at most `limit`.

@@ -52,6 +52,7 @@
 pub mod criteria;
 pub mod db;
 mod error;
+pub mod events;
 pub mod file;
 pub mod listing;
 pub mod recorder;
@@ -61,6 +62,7 @@ pub mod types;
 pub use criteria::{Criteria, CriteriaState};
 pub use db::{AffordanceTransition, Database, EpisodeRow, RecordingFilter, RecordingRow};
 pub use error::RecordingError;
+pub use events::TrainingEvent;
 pub use file::{
     RECORDING_EXTENSION, RECORDING_MAGIC, RECORDING_VERSION, RecordedEpisode, decode_recording,
     encode_recording, read_recording, recording_file_name, write_recording,

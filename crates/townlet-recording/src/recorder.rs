@@ -148,6 +148,7 @@ enum WriterMsg {
         key: String,
         value: String,
     },
+    TrainingEvent(crate::events::TrainingEvent),
     Flush(mpsc::Sender<()>),
 }
 
@@ -442,6 +443,15 @@ impl EpisodeRecorder {
         })
     }
 
+    /// Stores a training event (docs/decisions.md#training-events) through the writer
+    /// thread.
+    pub fn record_training_event(
+        &mut self,
+        event: crate::events::TrainingEvent,
+    ) -> Result<(), RecordingError> {
+        self.send(WriterMsg::TrainingEvent(event))
+    }
+
     /// Waits until everything queued so far has been written.
     pub fn flush(&mut self) -> Result<(), RecordingError> {
         let (tx, rx) = mpsc::channel();
@@ -521,6 +531,13 @@ impl Writer {
                         && let Err(e) = db::write_run_state(conn, &key, &value)
                     {
                         self.fail(format_args!("run_state {key}: {e}"));
+                    }
+                }
+                WriterMsg::TrainingEvent(ev) => {
+                    if let Some(conn) = self.conn.as_mut()
+                        && let Err(e) = crate::events::write_event(conn, &ev)
+                    {
+                        self.fail(format_args!("training event {}: {e}", ev.control));
                     }
                 }
                 WriterMsg::Flush(reply) => {

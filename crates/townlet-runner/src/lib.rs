@@ -33,6 +33,7 @@ pub mod threads;
 
 pub use run_folder::{RunFolder, RunFolderError};
 pub use runner::{
-    DemoRunner, EpisodeReport, EvalOptions, PhaseTimes, ResumeError, RunSummary, RunnerError,
-    RunnerOptions, SnapshotCallback, StopFlag,
+    Control, ControlRequest, DemoRunner, EpisodeReport, EvalOptions, EventSink, PhaseTimes,
+    ResumeError, RunSummary, RunnerError, RunnerOptions, SnapshotCallback, StopFlag,
+    control_channel,
 };

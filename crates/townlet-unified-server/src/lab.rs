@@ -95,6 +95,8 @@ pub enum LabError {
 #[derive(Debug, Clone)]
 pub struct LabStarted {
     pub url: String,
+    /// The page URL with the teacher token; `None` without one.
+    pub teacher_url: Option<String>,
     pub port: u16,
     pub title: String,
     /// `<runs root>/labs/<stem>/<stamp>/`.
@@ -186,13 +188,20 @@ pub fn run_lab(
         )
         .map_err(DemoError::from)?;
         runner.set_snapshot_callback(snapshots);
+        let source = crate::teach::link(&mut runner, source);
         source
             .counters
             .attach_recorder(runner.recorder_counters_handle());
         runs.push((run, runner, source));
     }
+    let url = page_url(&opts.server.host, port);
     let started = LabStarted {
-        url: page_url(&opts.server.host, port),
+        teacher_url: opts
+            .server
+            .teacher_token
+            .as_deref()
+            .map(|t| crate::teach::teacher_url(&url, t)),
+        url,
         port,
         title: lab.title.clone(),
         lab_dir: lab_dir.clone(),

@@ -28,6 +28,7 @@
 //! ```
 
 mod lab;
+pub mod teach;
 
 pub use lab::{
     LabError, LabOptions, LabOutcome, LabRunOutcome, LabStarted, lab_compute_threads, run_lab,
@@ -130,6 +131,9 @@ pub struct DemoOutcome {
 #[derive(Debug, Clone)]
 pub struct Started {
     pub url: String,
+    /// The page URL with the teacher token (docs/security.md); `None` when the server
+    /// has no teacher token.
+    pub teacher_url: Option<String>,
     pub port: u16,
     pub run_dir: PathBuf,
     /// Where the run's log belongs (`<run>/townlet.log`); the binary attaches its logger.
@@ -257,11 +261,18 @@ pub fn run_demo(
         shutdown.stop_flag(),
     )?;
     runner.set_snapshot_callback(snapshots);
+    let source = teach::link(&mut runner, source);
     counters.attach_recorder(runner.recorder_counters_handle());
     let world = WorldInfo::new(runner.pack(), runner.env());
     let run_dir = runner.run_dir().to_path_buf();
+    let url = page_url(&opts.server.host, port);
     let started = Started {
-        url: page_url(&opts.server.host, port),
+        teacher_url: opts
+            .server
+            .teacher_token
+            .as_deref()
+            .map(|t| teach::teacher_url(&url, t)),
+        url,
         port,
         run_dir: run_dir.clone(),
         log_path: runner.folder().log_path(),

@@ -37,6 +37,10 @@ export type {
   StepColumns,
   StepRow,
   Totals,
+  TrainingControl,
+  TrainingEventInfo,
+  PresenterState,
+  Role,
 } from './generated/protocol'
 
 /** A server message as received: its `type`, `v` and its fields. */
@@ -55,6 +59,8 @@ export type ModelLoaded = MessageOf<'model_loaded'>
 export type Recordings = MessageOf<'recordings'>
 export type Probe = MessageOf<'probe'>
 export type ErrorMessage = MessageOf<'error'>
+export type TrainingEvents = MessageOf<'training_events'>
+export type Presenting = MessageOf<'presenting'>
 
 export type FilterKind = Filter['kind']
 
@@ -77,6 +83,8 @@ const REQUIRED: { [K in ServerMessage['type']]: (keyof MessageOf<K> & string)[] 
   probe: ['run_id', 'episode_id', 'step', 'network', 'state', 'grid', 'q_values', 'masks', 'observation'],
   error: ['code', 'message'],
   runs: ['runs', 'lab_title'],
+  training_events: ['run_id', 'events', 'full'],
+  presenting: ['active', 'state'],
 }
 
 /** Fields of a run (`RunInfo`) the app relies on. */

@@ -156,7 +156,7 @@ function viewerStore() {
 
   function handle(message: ServerMessage, nowMs: number = Date.now()): void {
     // Messages of the run watched before a `watch` switch may still be on their way.
-    if (message.type !== 'hello' && message.type !== 'runs') {
+    if (message.type !== 'hello' && message.type !== 'runs' && message.type !== 'presenting') {
       const run = message.run_id ?? null
       const current = hello.value?.run_id ?? null
       if (run !== null && current !== null && run !== current) return

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
-use townlet_bench::{lab, nats, probe, speed, streaming, training, viewers};
+use townlet_bench::{lab, nats, presenter, probe, speed, streaming, training, viewers};
 use townlet_config::DeviceKind;
 
 #[derive(Parser, Debug)]
@@ -108,6 +108,14 @@ enum What {
         clients: usize,
         #[arg(long, default_value_t = 200)]
         scale_episodes: u64,
+    },
+    /// Presenter lag: a teacher presenting to N followers (teacher move → follower
+    /// received, p50/p99; not part of `all`).
+    Presenter {
+        #[arg(long, default_value_t = 100)]
+        followers: usize,
+        #[arg(long, default_value_t = 200)]
+        moves: usize,
     },
     /// One throughput configuration in this process (used by `training`).
     #[command(hide = true)]
@@ -254,6 +262,12 @@ fn run(args: Args) -> Result<()> {
             )?;
             nats::print(&r);
             out.insert("nats".into(), serde_json::to_value(r)?);
+        }
+        What::Presenter { followers, moves } => {
+            println!("\n=== presenter lag ({followers} followers) ===");
+            let r = presenter::run(&pack, followers, moves)?;
+            presenter::print(&r);
+            out.insert("presenter".into(), serde_json::to_value(r)?);
         }
         What::All => {
             out.insert("training".into(), bench_training(&pack, seed, 150, 40)?);

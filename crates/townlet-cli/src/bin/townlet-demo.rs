@@ -69,6 +69,8 @@ struct Args {
     /// episode 0); Ctrl+C while waiting exits cleanly. 0 = start at once.
     #[arg(long, default_value_t = 0)]
     wait_for_viewers: u64,
+    #[arg(long, value_name = "TOKEN", long_help = townlet_cli::teacher::HELP)]
+    teacher_token: Option<String>,
     /// Replace a pack value, KEY=VALUE (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE", long_help = townlet_cli::set::HELP)]
     set: Vec<String>,
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
     let overrides = townlet_cli::set::parse(&args.set)?;
+    let teacher_token = townlet_cli::teacher::resolve_token(args.teacher_token.clone())?;
     let shutdown = ShutdownHandle::new();
     {
         let shutdown = shutdown.clone();
@@ -123,6 +126,7 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
             host: args.host.clone(),
             port: args.port,
             static_dir: Some(static_dir),
+            teacher_token: Some(teacher_token),
             ..ServerOptions::default()
         },
         threads: args.threads,
@@ -130,6 +134,7 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
         ..DemoOptions::default()
     };
     let no_open = args.no_open;
+    let host = args.host.clone();
     if let Some(lab_file) = &args.lab {
         let lab = LabOptions {
             resume: args.resume,
@@ -141,14 +146,20 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
                 args.runs_root.clone(),
             )
         };
-        return run_lab_and_report(lab, shutdown, log, no_open);
+        return run_lab_and_report(lab, shutdown, log, no_open, &host);
     }
     let outcome = run_demo(opts, shutdown, |started| {
         log.attach(&started.log_path);
-        println!("Townlet live training: {}", started.url);
+        townlet_cli::teacher::print_urls(
+            "Townlet live training",
+            &started.url,
+            started.teacher_url.as_deref(),
+            &host,
+            started.port,
+        );
         println!("run folder: {}", started.run_dir.display());
         if !no_open {
-            open_browser(&started.url);
+            open_browser(started.teacher_url.as_deref().unwrap_or(&started.url));
         }
     })?;
     tracing::info!(
@@ -167,16 +178,23 @@ fn run_lab_and_report(
     shutdown: ShutdownHandle,
     log: &townlet_cli::logging::LogFile,
     no_open: bool,
+    host: &str,
 ) -> Result<()> {
     let outcome = run_lab(opts, shutdown, |started| {
         log.attach(&started.log_path);
-        println!("Townlet lab \"{}\": {}", started.title, started.url);
+        townlet_cli::teacher::print_urls(
+            &format!("Townlet lab \"{}\"", started.title),
+            &started.url,
+            started.teacher_url.as_deref(),
+            host,
+            started.port,
+        );
         println!("lab folder: {}", started.lab_dir.display());
         for (id, dir) in &started.runs {
             println!("  run {id}: {}", dir.display());
         }
         if !no_open {
-            open_browser(&started.url);
+            open_browser(started.teacher_url.as_deref().unwrap_or(&started.url));
         }
     })?;
     for run in &outcome.runs {

@@ -56,11 +56,18 @@ struct Args {
     /// The built frontend (default: frontend/dist when it exists).
     #[arg(long = "static", value_name = "DIR")]
     static_dir: Option<PathBuf>,
+    #[arg(long, value_name = "TOKEN", long_help = townlet_cli::teacher::HELP)]
+    teacher_token: Option<String>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     townlet_cli::logging::init();
+    let token = match townlet_cli::teacher::resolve_token(args.teacher_token.clone()) {
+        Ok(t) => t,
+        Err(e) => return townlet_cli::report::fail(&e),
+    };
+    let host = args.host.clone();
     let server = ServerOptions {
         host: args.host,
         port: args.port,
@@ -68,6 +75,7 @@ fn main() -> ExitCode {
             let d = PathBuf::from("frontend/dist");
             d.is_dir().then_some(d)
         }),
+        teacher_token: Some(token.clone()),
         ..ServerOptions::default()
     };
     let stop = async {
@@ -90,6 +98,9 @@ fn main() -> ExitCode {
                 "serving the runs on {} at http://{addr}/ (WebSocket ws://{addr}/ws); Ctrl+C stops",
                 townlet_nats::redact(&url)
             );
+            let url = format!("http://{addr}/");
+            let teacher = format!("{url}?token={token}");
+            townlet_cli::teacher::print_urls("viewer", &url, Some(&teacher), &host, addr.port());
         });
         return match served {
             Ok(()) => {
@@ -112,6 +123,9 @@ fn main() -> ExitCode {
             "serving {pack} from {} on http://{addr}/ (WebSocket ws://{addr}/ws); Ctrl+C stops",
             checkpoints.display()
         );
+        let url = format!("http://{addr}/");
+        let teacher = format!("{url}?token={token}");
+        townlet_cli::teacher::print_urls("viewer", &url, Some(&teacher), &host, addr.port());
     });
     match served {
         Ok(()) => {

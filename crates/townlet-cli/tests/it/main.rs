@@ -7,3 +7,4 @@ mod lab;
 mod overrides;
 mod recordings;
 mod simulate;
+mod teach;

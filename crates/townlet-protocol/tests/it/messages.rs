@@ -472,6 +472,11 @@ fn run_specific_messages_carry_their_run_id() {
                 assert_eq!(value["runs"].as_array().unwrap().len(), 2, "{name}");
                 assert_eq!(message.run_id(), None);
             }
+            // The presenter's position names its run inside `state`.
+            "presenting" => {
+                assert_eq!(message.run_id(), None);
+                assert_eq!(value["state"]["run_id"], LAB_RUNS[0]);
+            }
             // An error not tied to a run has no `run_id` on the wire.
             "error" => {
                 assert!(value.get("run_id").is_none(), "{value}");

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
 use townlet_agent::checkpoint::{checkpoint_file_name, list_checkpoints};
-use townlet_agent::{Checkpoint, CheckpointHeader};
+use townlet_agent::{Checkpoint, CheckpointError, CheckpointHeader, TrainingOverrides};
 use townlet_recording::CriteriaState;
 
 /// State the runner adds to every checkpoint (docs/decisions.md#checkpoint-container) next
@@ -24,6 +24,9 @@ struct RunnerState {
 }
 
 const RUNNER_STATE: &str = "runner/state";
+/// The teacher's overrides in force (docs/decisions.md#training-events); absent in
+/// checkpoints written before training controls existed (none in force then).
+const RUNNER_OVERRIDES: &str = "runner/overrides";
 
 impl DemoRunner {
     /// Continue from the newest checkpoint of the run folder, if there is one.
@@ -69,6 +72,11 @@ impl DemoRunner {
         }
         self.agent.load_from(&ckpt)?;
         let state: RunnerState = ckpt.value(RUNNER_STATE)?;
+        match ckpt.value::<TrainingOverrides>(RUNNER_OVERRIDES) {
+            Ok(o) => self.agent.apply_overrides(&o),
+            Err(CheckpointError::MissingBlob(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
         self.env.set_layout(&state.layout)?;
         self.env.set_rng_state(&state.env_rng);
         self.recorder.restore_criteria_state(state.criteria);
@@ -119,6 +127,7 @@ impl DemoRunner {
                 seed: self.seed,
             },
         )?;
+        ckpt.put_value(RUNNER_OVERRIDES, self.agent.overrides())?;
         let path = self.folder.checkpoints_dir().join(checkpoint_file_name(e));
         let bytes = ckpt.write(&path)?;
         tracing::debug!("checkpoint {} ({bytes} bytes)", path.display());

@@ -50,6 +50,11 @@ impl DemoRunner {
                 break;
             }
             let e = self.next_episode;
+            self.apply_pending_controls(e)?;
+            if self.stop.load(Ordering::Relaxed) {
+                interrupted = true;
+                break;
+            }
             let mut report = self.run_episode(e)?;
             let was_interrupted = report.end_reason == EndReason::Interrupted;
             if let Some(ev) = self.evaluation
@@ -155,6 +160,7 @@ impl DemoRunner {
         let mut active = vec![true; n];
         let mut terminal = vec![false; n];
         while ep.steps < max_steps {
+            self.poll_controls(ep.id)?;
             if self
                 .stop_after_steps
                 .is_some_and(|k| self.steps_this_process >= k)

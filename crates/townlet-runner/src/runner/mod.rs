@@ -7,12 +7,14 @@
 //! * [`error`]: what can go wrong.
 
 mod checkpoint;
+mod control;
 mod episode;
 mod error;
 mod metrics;
 mod options;
 mod snapshot;
 
+pub use control::{Control, ControlRequest, EventSink, control_channel};
 pub use error::{ResumeError, RunnerError};
 pub use metrics::{EpisodeReport, PhaseTimes, RunSummary};
 pub use options::{EvalOptions, RunnerOptions, apply_overrides};
@@ -50,6 +52,8 @@ pub struct DemoRunner {
     phase: PhaseTimes,
     evaluation: Option<EvalOptions>,
     on_snapshot: Option<SnapshotCallback>,
+    /// A teacher's control channel, when one is plugged in (`set_controls`).
+    controls: Option<control::Controls>,
 }
 
 impl DemoRunner {
@@ -126,6 +130,7 @@ impl DemoRunner {
             phase: PhaseTimes::default(),
             evaluation: None,
             on_snapshot: None,
+            controls: None,
         };
         if resuming {
             runner.resume()?;
