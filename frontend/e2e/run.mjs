@@ -308,6 +308,9 @@ async function probeChecks({ page, check, waitFor, text, shot }) {
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: DEADLINE }), link.click()])
     if (!download.suggestedFilename().endsWith('.gif')) throw new Error(`file name ${download.suggestedFilename()}`)
     await page.getByTestId('ask-toggle').uncheck()
+    // Leave the page playing, as the checks after these expect.
+    const button = page.getByTestId('play-pause')
+    if ((await button.getAttribute('aria-pressed')) === 'true') await button.click()
   })
 }
 

@@ -1,4 +1,4 @@
-//! "Ask the agent" figures (docs/benchmarks.md#probes): probe latency at step 400 of an
+//! "Ask the agent" figures (docs/benchmarks.md#probes-issue-16-item-6): probe latency at step 400 of an
 //! episode (L1 MLP, L2 recurrent) while a trainer trains the same pack on this machine,
 //! and the training slowdown while probes run back to back.
 //!

@@ -170,3 +170,75 @@ fn a_missing_run_is_said_once() {
          caused by: database /nonexistent/run/metrics.db does not exist\n"
     );
 }
+
+/// Copies `from` into `to` (files and folders).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn export_gif_draws_the_episode_or_a_step_range() {
+    let dir = tempfile::tempdir().unwrap();
+    make_run(dir.path());
+    // The run's pack, where the runner keeps it.
+    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let snap = dir.path().join("config_snapshot");
+    copy_dir(&configs.join("L0_0_minimal"), &snap.join("L0_0_minimal"));
+    std::fs::copy(
+        configs.join("global_actions.yaml"),
+        snap.join("global_actions.yaml"),
+    )
+    .unwrap();
+    let run = dir.path().to_str().unwrap();
+    let out = dir.path().join("e4.gif");
+    let o = cli(&["export", "4", "--gif", out.to_str().unwrap(), "--run", run]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("12 frames"), "{}", text(&o.stderr));
+    assert!(std::fs::read(&out).unwrap().starts_with(b"GIF89a"));
+    let o = cli(&[
+        "export",
+        "4",
+        "--gif",
+        out.to_str().unwrap(),
+        "--from",
+        "3",
+        "--to",
+        "5",
+        "--fps",
+        "10",
+        "--run",
+        run,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("3 frames"), "{}", text(&o.stderr));
+    let o = cli(&[
+        "export",
+        "4",
+        "--gif",
+        out.to_str().unwrap(),
+        "--from",
+        "20",
+        "--run",
+        run,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("outside episode 4's steps 1..=12"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = cli(&["export", "4", "--gif", "x.gif", "--json", "--run", run]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--gif and --json exclude each other"
+    );
+}
