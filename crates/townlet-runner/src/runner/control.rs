@@ -8,7 +8,7 @@
 use super::metrics::now_ms;
 use super::{DemoRunner, RunnerError};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 use townlet_recording::TrainingEvent;
 
@@ -150,10 +150,7 @@ impl DemoRunner {
                     }
                 }
             } else {
-                match c.rx.try_recv() {
-                    Ok(r) => Some(r),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-                }
+                c.rx.try_recv().ok()
             };
             let Some(req) = next else {
                 return Ok(());
