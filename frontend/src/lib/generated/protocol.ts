@@ -24,7 +24,7 @@ export type CascadeInfo = { source: string, target: string, threshold: number, }
 /**
  * Every message a client may send.
  */
-export type ClientMessage = { "type": "subscribe", delivery?: Delivery, speed?: Speed, filter?: Filter, } | { "type": "next", after?: number | null, order?: Order, } | { "type": "get_episode", id: number, } | { "type": "set_speed", speed: Speed, } | { "type": "pause" } | { "type": "resume" } | { "type": "step" } | { "type": "jump_live" } | { "type": "set_filter", filter: Filter, } | { "type": "set_policy", greedy: boolean, } | { "type": "list_recordings", filters?: RecordingFilters, } | { "type": "load_replay", episode_id: number, } | { "type": "seek", index: number, } | { "type": "watch", run_id: string, } | { "type": "probe", run_id: string, episode_id: number, step: number, meters?: Array<number> | null, time_of_day?: number | null, };
+export type ClientMessage = { "type": "subscribe", delivery?: Delivery, speed?: Speed, filter?: Filter, } | { "type": "next", after?: number | null, order?: Order, } | { "type": "get_episode", id: number, } | { "type": "set_speed", speed: Speed, } | { "type": "pause" } | { "type": "resume" } | { "type": "step" } | { "type": "jump_live" } | { "type": "set_filter", filter: Filter, } | { "type": "set_policy", greedy: boolean, } | { "type": "list_recordings", filters?: RecordingFilters, } | { "type": "load_replay", episode_id: number, } | { "type": "seek", index: number, } | { "type": "watch", run_id: string, } | { "type": "probe", run_id: string, episode_id: number, step: number, meters?: Array<number> | null, time_of_day?: number | null, } | { "type": "training_control", run_id?: string | null, control: TrainingControl, } | { "type": "present", on: boolean, } | { "type": "presenter_state", state: PresenterState, } | { "type": "follow", on: boolean, };
 
 /**
  * How a client receives episodes (docs/decisions.md#delivery-model).
@@ -136,7 +136,7 @@ sent_at: number, };
 /**
  * Stable, machine-readable error codes carried by the `error` message (`code` field).
  */
-export type ErrorCode = "invalid_json" | "not_an_object" | "missing_type" | "unknown_type" | "unsupported_version" | "invalid_field" | "invalid_speed" | "invalid_filter" | "invalid_value" | "unknown_episode" | "seek_out_of_range" | "frame_too_large" | "too_many_clients" | "not_available" | "checkpoint_error" | "internal" | "unknown_run";
+export type ErrorCode = "invalid_json" | "not_an_object" | "missing_type" | "unknown_type" | "unsupported_version" | "invalid_field" | "invalid_speed" | "invalid_filter" | "invalid_value" | "unknown_episode" | "seek_out_of_range" | "frame_too_large" | "too_many_clients" | "not_available" | "checkpoint_error" | "internal" | "unknown_run" | "forbidden";
 
 /**
  * Sent only to the client that caused it; the connection stays open unless the code is
@@ -196,7 +196,11 @@ temporal: boolean, max_steps_per_episode: number,
 /**
  * The run's episode budget; `None` when unbounded.
  */
-max_episodes: number | null, totals: Totals, limits: Limits, session: SessionInfo, };
+max_episodes: number | null, totals: Totals, limits: Limits, session: SessionInfo, 
+/**
+ * What this connection may do (docs/protocol.md#the-teachers-seat).
+ */
+role: Role, };
 
 /**
  * One episode of the chart history.
@@ -295,6 +299,38 @@ temporal: Array<number | null>, };
  * Which episode `next` picks (docs/decisions.md#next-order-and-history).
  */
 export type Order = "latest" | "sequential";
+
+/**
+ * Where the presenting teacher is: followers mirror it.
+ */
+export type PresenterState = { run_id: string, 
+/**
+ * The episode on the teacher's screen (`null`: none yet).
+ */
+episode_id?: number | null, 
+/**
+ * 0-based step index within it.
+ */
+step: number, playing: boolean, speed: Speed, 
+/**
+ * The overlays shown (the viewer's names, e.g. `"q_values"`).
+ */
+overlays: Array<string>, };
+
+/**
+ * `presenting`: sent to every connection when the teacher starts or stops presenting
+ * or moves (and right after `hello` while presenting, so a late viewer joins at the
+ * teacher's position).
+ */
+export type Presenting = { active: boolean, 
+/**
+ * The teacher's position (absent when not presenting).
+ */
+state: PresenterState | null, 
+/**
+ * Server time when the teacher's message arrived (unix ms).
+ */
+sent_at: number, };
 
 /**
  * Which network answered a probe.
@@ -398,6 +434,12 @@ run_id: string, items: Array<RecordingInfo>,
 total: number, };
 
 /**
+ * What a connection may do (`hello.role`): a teacher's connection carries the server's
+ * teacher token (`/ws?token=`), every other one is a viewer.
+ */
+export type Role = "viewer" | "teacher";
+
+/**
  * One run of the server: what a run picker shows.
  */
 export type RunInfo = { 
@@ -456,13 +498,13 @@ runs: Array<RunInfo>, lab_title: string | null, };
 /**
  * A server frame as received (the TypeScript `ServerFrame`): a message plus `v`.
  */
-export type ServerFrame = { v: number, } & ({ "type": "hello" } & Hello | { "type": "runs" } & RunsMessage | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "probe" } & ProbeResult | { "type": "error" } & ErrorMessage);
+export type ServerFrame = { v: number, } & ({ "type": "hello" } & Hello | { "type": "runs" } & RunsMessage | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "probe" } & ProbeResult | { "type": "error" } & ErrorMessage | { "type": "training_events" } & TrainingEvents | { "type": "presenting" } & Presenting);
 
 /**
  * Every message the server sends. On the wire each is a JSON object with `type` (the
  * variant name in snake_case) and `v` (see [`crate::to_json`]).
  */
-export type ServerMessage = { "type": "hello" } & Hello | { "type": "runs" } & RunsMessage | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "probe" } & ProbeResult | { "type": "error" } & ErrorMessage;
+export type ServerMessage = { "type": "hello" } & Hello | { "type": "runs" } & RunsMessage | { "type": "episode_summary" } & EpisodeSummary | { "type": "episode" } & Episode | { "type": "episode_start" } & EpisodeStart | { "type": "step" } & StepMessage | { "type": "episode_end" } & EpisodeEnd | { "type": "stats" } & Stats | { "type": "model_loaded" } & ModelLoaded | { "type": "recordings" } & Recordings | { "type": "probe" } & ProbeResult | { "type": "error" } & ErrorMessage | { "type": "training_events" } & TrainingEvents | { "type": "presenting" } & Presenting;
 
 /**
  * The client's session as the server holds it (echoed in `hello` with the defaults).
@@ -577,3 +619,36 @@ episodes_streamed: number,
  * Episodes the live queue dropped because it was full.
  */
 dropped: number, };
+
+/**
+ * One change to a running trainer, applied at the next episode boundary (pause and
+ * resume: at the next step). `null` values go back to the pack's behaviour.
+ */
+export type TrainingControl = { "kind": "pause" } | { "kind": "resume" } | { "kind": "set_epsilon", value?: number | null, } | { "kind": "set_learning_rate", value: number, } | { "kind": "set_intrinsic_weight", value?: number | null, } | { "kind": "lock_stage", stage?: number | null, } | { "kind": "set_depletion_multiplier", value?: number | null, };
+
+/**
+ * One applied change (docs/decisions.md#training-events).
+ */
+export type TrainingEventInfo = { 
+/**
+ * Unix ms when the trainer applied it.
+ */
+time_ms: number, 
+/**
+ * The first episode played with the new value.
+ */
+episode: number, who: string, 
+/**
+ * `pause`, `epsilon`, `learning_rate`, `intrinsic_weight`, `stage`, `depletion_multiplier`.
+ */
+control: string, old: string, new: string, };
+
+/**
+ * `training_events`: after `stats` on connect (every event of the run so far), and to
+ * every viewer of the run when a new one is applied (`events` has one item).
+ */
+export type TrainingEvents = { run_id: string, events: Array<TrainingEventInfo>, 
+/**
+ * True on the first message of a connection (replace, don't append).
+ */
+full: boolean, };
