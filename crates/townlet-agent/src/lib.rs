@@ -47,8 +47,8 @@ pub mod flat_adam;
 pub mod intrinsic;
 pub mod learner;
 pub mod manual;
-pub mod probe;
 pub mod overrides;
+pub mod probe;
 pub mod qnet;
 pub mod recurrent;
 pub mod replay;
@@ -63,7 +63,7 @@ pub use curriculum::{Curriculum, StageTransition, TransitionReason, stage_multip
 pub use device::TrainDevice;
 pub use drqn::RecurrentLearner;
 pub use learner::{DqnLearner, Learner, LearnerNet, LearnerSettings, UpdateStats};
-pub use probe::NetworkSnapshot;
 pub use overrides::TrainingOverrides;
+pub use probe::NetworkSnapshot;
 pub use recurrent::{ObsSlices, RecurrentQNetwork};
 pub use sequence::{EpisodeRecord, SequenceBuffer};

@@ -20,9 +20,9 @@
 
 pub mod client;
 pub mod lab;
-pub mod probe;
 pub mod nats;
 pub mod presenter;
+pub mod probe;
 pub mod procfs;
 pub mod speed;
 pub mod stats;
