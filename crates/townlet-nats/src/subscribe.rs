@@ -422,10 +422,14 @@ async fn follow(
 
     let (tx, rx) = flume::bounded(RUN_QUEUE);
     let live = Arc::new(LiveCounters::default());
+    // No network snapshots and no trainer to control travel over the bus: the snapshot
+    // channel is closed from the start and there is no training link.
     let source = LiveSource {
         rx,
+        snapshots: flume::bounded(1).1,
         counters: Arc::clone(&live),
         history: Vec::new(),
+        training: None,
     }
     .with_history(history);
     let served = ServedRun {
