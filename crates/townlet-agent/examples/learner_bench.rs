@@ -127,7 +127,15 @@ fn main() {
             );
         }
     }
-    let (dq, _) = dqn(GradientMode::Manual);
+    // Where the hand-written update's time goes: the gradients alone (forward, TD in
+    // Rust, backward), without clipping, the fused Adam and the parameter write-back.
+    let (dq, dbuf) = dqn(GradientMode::Manual);
+    let mut rng = stream(5, STREAM_REPLAY);
+    let mut batch = Batch::default();
+    time("dqn_gradients_b64 (L1) manual only", 200, 3000, || {
+        dbuf.sample_into(64, 0.1, &mut rng, &mut batch);
+        black_box(townlet_agent::manual::dqn_gradients(&dq, &batch).stats);
+    });
     let o = vec![0.3f32; 93];
     time("dqn_q_values (1 x 93)", 200, 5000, || {
         black_box(dq.q_values(black_box(&o)));

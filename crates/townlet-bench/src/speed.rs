@@ -1,4 +1,4 @@
-//! The training-speed figures (docs/benchmarks.md#training-speed): L1 and L2 (recurrent)
+//! The training-speed figures (docs/benchmarks.md#training-speed-issue-18): L1 and L2 (recurrent)
 //! throughput with `training.gradients: manual` against `autodiff` (the reference path,
 //! the update as it was before hand-written gradients), as interleaved pairs in one run,
 //! each run in its own child process (`train-one`, flex, one compute thread); and

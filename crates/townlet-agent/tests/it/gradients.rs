@@ -1,6 +1,7 @@
 //! Hand-written gradients (docs/training.md#hand-written-gradients) against burn's autodiff,
 //! the fused Adam against burn's Adam, and resuming across the two gradient paths.
 
+use crate::recurrent_agent::{Trace, header, play};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::{HuberLossConfig, MseLoss, Reduction};
 use burn::optim::GradientsParams;
@@ -8,13 +9,16 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use townlet_agent::agent::INIT_LOCK;
 use townlet_agent::flat_adam::FlatAdam;
 use townlet_agent::learner::{DqnLearner, LearnerNet, LearnerSettings, new_adam};
 use townlet_agent::manual;
 use townlet_agent::qnet::SimpleQNetwork;
 use townlet_agent::replay::Batch;
 use townlet_agent::rnd::RndNet;
-use townlet_config::{GradientMode, LossKind};
+use townlet_agent::{Checkpoint, DqnAgent};
+use townlet_config::{DeviceKind, GradientMode, LossKind, Pack, load_pack};
+use townlet_env::Env;
 
 const D: usize = 13;
 const A: usize = 5;
@@ -53,6 +57,8 @@ fn batch(seed: u64) -> Batch {
 /// which parallel tests share): weights and biases uniform in ±0.3, LayerNorm γ in 1 ± 0.3,
 /// β in ±0.3 (not burn's γ 1, β 0, so their gradients are tested in general position).
 fn net(seed: u64, device: &Device) -> SimpleQNetwork {
+    // Building a net draws burn's process-wide generator: never while an agent is built.
+    let _g = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let base = Device::flex();
     let n = SimpleQNetwork::new(D, A, &base);
     let slots = manual::parameters(&n).1;
@@ -173,8 +179,14 @@ fn hand_written_rnd_gradients_match_autodiff() {
     let base = Device::flex();
     let ad = base.clone().autodiff();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let fixed = RndNet::new(D, 6, &base);
-    let predictor = RndNet::new(D, 6, &ad);
+    let (fixed, predictor) = {
+        let _g = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let fixed = RndNet::new(D, 6, &base);
+        let predictor = RndNet::new(D, 6, &ad);
+        let _ = fixed.clone().into_record();
+        let _ = predictor.clone().into_record();
+        (fixed, predictor)
+    };
     let x = random(&mut rng, B * D, 3.0);
     let x_plain = Tensor::<2>::from_data(TensorData::new(x.clone(), [B, D]), &base);
     let target = fixed.forward(x_plain.clone());
@@ -254,4 +266,62 @@ fn grads_of(g: &[f32], slots: &[manual::Slot], base: &Device) -> GradientsParams
         }
     }
     grads
+}
+
+/// A tiny L0 MLP run on the given gradient path: short episodes, a small buffer, small
+/// batches and frequent target syncs.
+fn mlp_pack(gradients: GradientMode) -> Pack {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/L0_0_minimal");
+    let mut p = load_pack(&dir).expect("shipped pack loads");
+    p.curriculum.max_steps_per_episode = 16;
+    p.population.replay_buffer_capacity = 40;
+    p.training.batch_size = 4;
+    p.training.target_update_frequency = 3;
+    p.training.train_frequency = 2;
+    p.exploration.rnd_batch_size = 8;
+    p.training.gradients = gradients;
+    p
+}
+
+fn mlp_agent(p: &Pack, env: &Env, seed: u64) -> DqnAgent {
+    DqnAgent::new(p, env.obs_dim(), env.action_dim(), DeviceKind::Flex, seed).expect("agent")
+}
+
+/// A checkpoint written on the hand-written path, read on the autodiff path and written
+/// again, then resumed on the hand-written path continues bit-identically: weights, Adam's
+/// moments and step count (Q-net and RND predictor) survive both conversions exactly.
+#[test]
+fn checkpoints_resume_exactly_across_the_gradient_paths() {
+    let (k, seed) = (4, 5);
+    let manual_pack = mlp_pack(GradientMode::Manual);
+    let auto_pack = mlp_pack(GradientMode::Autodiff);
+
+    let mut env = Env::new(&manual_pack, 1, seed).expect("env");
+    let mut full = mlp_agent(&manual_pack, &env, seed);
+    let mut t_full = Trace::default();
+    play(&mut full, &mut env, 0..2 * k, &mut t_full);
+    assert!(
+        full.updates() > 3 && full.rnd_updates() > 1,
+        "both nets trained"
+    );
+
+    let mut env = Env::new(&manual_pack, 1, seed).expect("env");
+    let mut first = mlp_agent(&manual_pack, &env, seed);
+    let mut t_split = Trace::default();
+    play(&mut first, &mut env, 0..k, &mut t_split);
+    let mut ckpt = Checkpoint::new(header(&first, k - 1));
+    first.save_into(&mut ckpt).expect("save");
+
+    let mut via_autodiff = mlp_agent(&auto_pack, &env, 998);
+    via_autodiff
+        .load_from(&ckpt)
+        .expect("the autodiff path reads it");
+    let mut ckpt2 = Checkpoint::new(header(&via_autodiff, k - 1));
+    via_autodiff.save_into(&mut ckpt2).expect("save again");
+
+    let mut resumed = mlp_agent(&manual_pack, &env, 999);
+    resumed.load_from(&ckpt2).expect("load");
+    play(&mut resumed, &mut env, k..2 * k, &mut t_split);
+    assert_eq!(t_full, t_split);
+    assert_eq!(full.weights_hash(), resumed.weights_hash());
 }

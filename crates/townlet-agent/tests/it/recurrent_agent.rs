@@ -39,7 +39,7 @@ fn agent(p: &Pack, env: &Env, seed: u64) -> DqnAgent {
 
 /// Everything a run produces that must be reproducible, step by step.
 #[derive(Debug, Default, PartialEq)]
-struct Trace {
+pub(crate) struct Trace {
     actions: Vec<u32>,
     q_bits: Vec<u32>,
     losses: Vec<u32>,
@@ -47,7 +47,12 @@ struct Trace {
 }
 
 /// The runner's episode loop (runner.rs), one agent.
-fn play(agent: &mut DqnAgent, env: &mut Env, episodes: std::ops::Range<u64>, t: &mut Trace) {
+pub(crate) fn play(
+    agent: &mut DqnAgent,
+    env: &mut Env,
+    episodes: std::ops::Range<u64>,
+    t: &mut Trace,
+) {
     let a_dim = env.action_dim();
     for e in episodes {
         env.reset();
@@ -276,7 +281,7 @@ fn same_seed_gives_identical_actions_and_weights() {
     assert_ne!(a.actions, c.actions);
 }
 
-fn header(a: &DqnAgent, episode: u64) -> CheckpointHeader {
+pub(crate) fn header(a: &DqnAgent, episode: u64) -> CheckpointHeader {
     CheckpointHeader {
         crate_version: "test".into(),
         created_at_ms: 0,
