@@ -43,15 +43,20 @@ impl NatsOptions {
         }
     }
 
-    /// Checks the address and that the credentials file can be read, without
-    /// connecting (binaries call it before anything starts).
-    pub fn check(&self) -> Result<(), NatsError> {
+    /// The parsed server address, or an error naming the (redacted) URL.
+    fn server_addr(&self) -> Result<async_nats::ServerAddr, NatsError> {
         self.url
             .parse::<async_nats::ServerAddr>()
             .map_err(|source| NatsError::Url {
                 url: redact(&self.url),
                 source,
-            })?;
+            })
+    }
+
+    /// Checks the address and that the credentials file can be read, without
+    /// connecting (binaries call it before anything starts).
+    pub fn check(&self) -> Result<(), NatsError> {
+        self.server_addr()?;
         if let Some(path) = &self.creds {
             std::fs::read(path).map_err(|source| NatsError::Creds {
                 path: path.clone(),
@@ -63,12 +68,7 @@ impl NatsOptions {
 
     /// Checks the address (and reads the credentials file) without connecting.
     pub(crate) async fn connect_options(&self) -> Result<async_nats::ConnectOptions, NatsError> {
-        self.url
-            .parse::<async_nats::ServerAddr>()
-            .map_err(|source| NatsError::Url {
-                url: redact(&self.url),
-                source,
-            })?;
+        self.server_addr()?;
         let opts = async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
             .max_reconnects(None)

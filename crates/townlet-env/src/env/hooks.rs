@@ -147,16 +147,7 @@ impl Env {
                 got: values.len(),
             });
         }
-        if let Some((i, &v)) = values
-            .iter()
-            .enumerate()
-            .find(|(_, v)| !(0.0..=1.0).contains(*v))
-        {
-            return Err(EnvError::MeterValue {
-                name: self.rules.meter_names[i].clone(),
-                value: v,
-            });
-        }
+        self.check_meter_values(values)?;
         self.meters[agent * nm..(agent + 1) * nm].copy_from_slice(values);
         self.refresh();
         Ok(())
@@ -187,5 +178,23 @@ impl Env {
         self.time_of_day = t;
         self.refresh();
         Ok(())
+    }
+}
+
+impl Env {
+    /// Every meter value in [0, 1], else the first one outside, by name (scripted
+    /// episodes and probes share this rule).
+    pub(crate) fn check_meter_values(&self, values: &[f32]) -> Result<(), EnvError> {
+        match values
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(0.0..=1.0).contains(*v))
+        {
+            Some((i, &v)) => Err(EnvError::MeterValue {
+                name: self.rules.meter_names[i].clone(),
+                value: v,
+            }),
+            None => Ok(()),
+        }
     }
 }

@@ -44,17 +44,7 @@ impl Env {
                 got: s.meters.len(),
             });
         }
-        if let Some((i, &v)) = s
-            .meters
-            .iter()
-            .enumerate()
-            .find(|(_, v)| !(0.0..=1.0).contains(*v))
-        {
-            return Err(EnvError::MeterValue {
-                name: self.rules.meter_names[i].clone(),
-                value: v,
-            });
-        }
+        self.check_meter_values(&s.meters)?;
         if s.time_of_day >= super::rules::HOURS_PER_DAY {
             return Err(EnvError::InvalidTimeOfDay(s.time_of_day));
         }
