@@ -97,7 +97,7 @@ export async function measurePlayback({ url, speed = '50', ms = 8000 }) {
   }
 }
 
-export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'test-output', 'screenshots'), log = console.log, probes = true } = {}) {
+export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'test-output', 'screenshots'), log = console.log, probes = true, teacherToken = null } = {}) {
   if (!url) throw new Error('no server URL (set TOWNLET_URL)')
   mkdirSync(screenshots, { recursive: true })
   const profile = mkdtempSync(join(tmpdir(), 'townlet-e2e-'))
@@ -238,6 +238,9 @@ export async function runE2E({ url, screenshots = resolve(here, '..', '..', 'tes
 
     if ((await page.getByTestId('run-picker').count()) > 0) await labChecks({ page, url, check, waitFor, text, num, shot })
     else log('info one run on this server: no run picker, compare view or run links to check')
+
+    if (teacherToken) await teacherChecks({ url, token: teacherToken, check, shot, pageErrors })
+    else log('info no teacher token given (TOWNLET_TEACHER_TOKEN): the teacher and presenting checks are skipped')
 
     await check('no errors in the page', async () => {
       if (pageErrors.length > 0) throw new Error(pageErrors.join('\n'))
@@ -421,6 +424,125 @@ async function labChecks({ page, url, check, waitFor, text, num, shot }) {
   })
 }
 
+/**
+ * The teacher's seat with three browsers (separate browser contexts: one teacher, two
+ * viewers): only the teacher URL gets the Training panel; presenting moves both viewers to
+ * the teacher's episode and step; a detached viewer stays put and can follow again; a
+ * training change puts a marker on every viewer's charts.
+ */
+async function teacherChecks({ url, token, check, shot, pageErrors }) {
+  const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS })
+  const open = async (name, href) => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } })
+    const page = await context.newPage()
+    page.on('pageerror', (e) => pageErrors.push(`${name}: ${e}`))
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(`${name}: ${m.text()}`)
+    })
+    await page.goto(href, { waitUntil: 'domcontentloaded' })
+    return page
+  }
+  const text = async (page, id) => (await page.getByTestId(id).first().textContent())?.trim() ?? ''
+  const num = async (page, id) => Number(await text(page, id))
+  const waitFor = async (page, what, fn) => {
+    const start = Date.now()
+    for (;;) {
+      if (await fn()) return
+      if (Date.now() - start > DEADLINE) throw new Error(`timed out waiting for ${what}`)
+      await page.waitForTimeout(100)
+    }
+  }
+  const at = async (page) => ({ episode: await num(page, 'episode-id'), step: await num(page, 'cursor'), paused: (await page.getByTestId('play-pause').getAttribute('aria-pressed')) === 'true' })
+  const teacherUrl = new URL(url)
+  teacherUrl.searchParams.set('token', token)
+  try {
+    const teacher = await open('teacher', teacherUrl.href)
+    const a = await open('viewer A', url)
+    const b = await open('viewer B', url)
+    const viewers = [a, b]
+    const seek = async (step) => {
+      await teacher.getByTestId('seek').fill(String(step))
+      await waitFor(teacher, `the teacher at step ${step}`, async () => (await num(teacher, 'cursor')) === step)
+    }
+    const followsTeacher = async (page, who) => {
+      const want = await at(teacher)
+      await waitFor(page, `${who} at episode ${want.episode} step ${want.step}`, async () => {
+        const got = await at(page)
+        return got.episode === want.episode && got.step === want.step && got.paused === want.paused
+      })
+    }
+
+    await check('the teacher URL shows the Training panel, the viewer URL none', async () => {
+      await teacher.getByTestId('training-panel').waitFor({ timeout: DEADLINE })
+      // In a lab the panel names the run its controls apply to: the one watched.
+      if ((await teacher.getByTestId('run-picker').count()) > 0) {
+        await waitFor(teacher, 'the controlled run named', async () => (await teacher.getByTestId('training-run').count()) === 1 && (await text(teacher, 'training-run')) === (await text(teacher, 'run-shown')))
+      }
+      for (const v of viewers) {
+        await v.getByTestId('agent').waitFor({ timeout: DEADLINE })
+        if ((await v.getByTestId('training-panel').count()) !== 0) throw new Error('a viewer has the Training panel')
+      }
+    })
+
+    await check('presenting moves both viewers to the teacher\'s episode and step', async () => {
+      await teacher.getByTestId('agent').waitFor({ timeout: DEADLINE })
+      const button = teacher.getByTestId('play-pause')
+      if ((await button.getAttribute('aria-pressed')) !== 'true') await button.click()
+      await waitFor(teacher, 'the teacher paused', async () => (await button.getAttribute('aria-pressed')) === 'true')
+      await seek(Math.min(5, await num(teacher, 'length')))
+      await teacher.getByTestId('present').click()
+      await teacher.getByTestId('presenting-banner').waitFor({ timeout: DEADLINE })
+      for (const [v, who] of [[a, 'viewer A'], [b, 'viewer B']]) {
+        await v.getByTestId('following').waitFor({ timeout: DEADLINE })
+        await followsTeacher(v, who)
+      }
+      // A move while presenting reaches both.
+      await seek(Math.min(9, await num(teacher, 'length')))
+      await followsTeacher(a, 'viewer A')
+      await followsTeacher(b, 'viewer B')
+      await teacher.screenshot({ path: join(shot.dir, 'teacher-presenting.png'), fullPage: true })
+      await a.screenshot({ path: join(shot.dir, 'viewer-following.png'), fullPage: true })
+    })
+
+    await check('a detached viewer stays put, and follows again on request', async () => {
+      await b.getByTestId('detach').click()
+      await b.getByTestId('refollow').waitFor({ timeout: DEADLINE })
+      const kept = await at(b)
+      await seek(2)
+      await followsTeacher(a, 'viewer A')
+      await b.waitForTimeout(1500)
+      const now = await at(b)
+      if (now.episode !== kept.episode || now.step !== kept.step) throw new Error(`the detached viewer moved from ${JSON.stringify(kept)} to ${JSON.stringify(now)}`)
+      await b.getByTestId('refollow').click()
+      await b.getByTestId('following').waitFor({ timeout: DEADLINE })
+      await followsTeacher(b, 'viewer B (following again)')
+    })
+
+    await check('a training change puts a marker on every viewer\'s charts', async () => {
+      const pages = [teacher, a, b]
+      const before = await Promise.all(pages.map((p) => p.getByTestId('training-marker').count()))
+      await teacher.getByTestId('epsilon-input').fill('0.5')
+      await teacher.getByTestId('epsilon-set').click()
+      for (const [i, p] of pages.entries()) {
+        await waitFor(p, `a new marker on page ${i}`, async () => (await p.getByTestId('training-marker').count()) > before[i])
+        const title = (await p.getByTestId('training-marker').last().getAttribute('title')) ?? ''
+        if (!/ε .*→ 0\.5 \(teacher\)/.test(title)) throw new Error(`marker tooltip: ${title}`)
+      }
+      await waitFor(teacher, 'the last change in the panel', async () => /→ 0\.5/.test(await text(teacher, 'last-event')))
+      await teacher.screenshot({ path: join(shot.dir, 'teacher-training-panel.png'), fullPage: true })
+      // Back to the schedule, so the run goes on as configured.
+      await teacher.getByTestId('epsilon-schedule').click()
+    })
+
+    await check('stopping presenting releases the viewers', async () => {
+      await teacher.getByTestId('present').click()
+      for (const v of viewers) await v.getByTestId('follow-banner').waitFor({ state: 'detached', timeout: DEADLINE })
+    })
+  } finally {
+    await browser.close()
+  }
+}
+
 /** The folder `shot` writes to (its screenshots' folder). */
 function shotDir(shot) {
   return shot.dir
@@ -453,6 +575,6 @@ export async function screenshotMode({ url, name, badge, temporal = false, scree
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const ok = await runE2E({ url: process.env.TOWNLET_URL, screenshots: process.env.TOWNLET_SCREENSHOTS || undefined })
+  const ok = await runE2E({ url: process.env.TOWNLET_URL, screenshots: process.env.TOWNLET_SCREENSHOTS || undefined, teacherToken: process.env.TOWNLET_TEACHER_TOKEN || null })
   process.exit(ok ? 0 : 1)
 }

@@ -167,7 +167,10 @@ fn run_against_server(ws: &Workspace, binary: &Path, pack: &Path, scratch: &Path
     let log = scratch.join("server.log");
     let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     let err = out.try_clone().context("duplicating the log file handle")?;
+    // A known teacher token, so the browser suite can open the teacher's page too.
+    let token = e2e_token();
     let mut cmd = Command::new(binary);
+    cmd.env("TOWNLET_TEACHER_TOKEN", &token);
     if supports_lab(binary) {
         let lab = scratch.join("e2e-lab.yaml");
         std::fs::write(&lab, lab_yaml(pack))
@@ -211,6 +214,7 @@ fn run_against_server(ws: &Workspace, binary: &Path, pack: &Path, scratch: &Path
     let mut node = Command::new("node");
     node.arg(ws.frontend().join("e2e").join("run.mjs"))
         .env("TOWNLET_URL", format!("http://{addr}"))
+        .env("TOWNLET_TEACHER_TOKEN", &token)
         .current_dir(&ws.root);
     let browser = proc::run(&mut node, &ws.root);
     if proc::interrupted() {
@@ -231,6 +235,14 @@ fn run_against_server(ws: &Workspace, binary: &Path, pack: &Path, scratch: &Path
         ))),
         (Ok(()), Err(e)) => Err(e.context(log_tail(&server.log))),
     }
+}
+
+/// A teacher token for one run of the suite (not a secret: the server is on loopback).
+fn e2e_token() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("e2e-teacher-{}-{nanos}", std::process::id())
 }
 
 /// The last lines of the server log, for error messages.

@@ -123,6 +123,8 @@ fn prober(
     std::thread::spawn(move || {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
         let work = || {
+            // As the server's probe thread: in the background scheduling class.
+            townlet_inference::run_in_background();
             let mut out = Vec::new();
             let Ok(env) = Env::new(&pack, 1, 0) else {
                 return out;

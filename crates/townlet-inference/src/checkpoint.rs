@@ -233,28 +233,10 @@ impl ModelThread {
             Ok(c) => c,
             Err(e) => return failed(self, crate::error::chain(&e)),
         };
-        if self.agent.is_none() {
-            match DqnAgent::new(
-                &self.pack,
-                self.env.obs_dim(),
-                self.env.action_dim(),
-                DeviceKind::Flex,
-                ckpt.header.seed,
-            ) {
-                Ok(a) => self.agent = Some(a),
-                Err(e) => return failed(self, crate::error::chain(&e)),
-            }
-        }
-        let Some(agent) = self.agent.as_mut() else {
-            return failed(self, "no agent".into());
+        let agent = match load_policy(&mut self.agent, &self.pack, &self.env, &ckpt) {
+            Ok(a) => a,
+            Err(e) => return failed(self, e),
         };
-        // Both leave the agent untouched on error, so the last good model keeps playing.
-        if let Err(e) = agent
-            .check_compatible(&ckpt.header, &self.pack.name)
-            .and_then(|()| agent.load_policy_from(&ckpt))
-        {
-            return failed(self, crate::error::chain(&e));
-        }
         let header = ckpt.header;
         self.hub
             .common
@@ -429,4 +411,55 @@ fn play(
         steps,
         finished_at: unix_ms_now(),
     })
+}
+
+/// Loads `ckpt`'s policy into `agent` (made for `pack` on first use). On error the agent
+/// is left as it was, so the last good model keeps playing.
+fn load_policy<'a>(
+    agent: &'a mut Option<DqnAgent>,
+    pack: &Pack,
+    env: &Env,
+    ckpt: &Checkpoint,
+) -> Result<&'a mut DqnAgent, String> {
+    if agent.is_none() {
+        let made = DqnAgent::new(
+            pack,
+            env.obs_dim(),
+            env.action_dim(),
+            DeviceKind::Flex,
+            ckpt.header.seed,
+        )
+        .map_err(|e| crate::error::chain(&e))?;
+        *agent = Some(made);
+    }
+    let Some(a) = agent.as_mut() else {
+        return Err("no agent".into());
+    };
+    a.check_compatible(&ckpt.header, &pack.name)
+        .and_then(|()| a.load_policy_from(ckpt))
+        .map_err(|e| crate::error::chain(&e))?;
+    Ok(a)
+}
+
+/// The network of checkpoint file `path` of a run on `pack`, as a probe snapshot (for
+/// probing replays with the checkpoint nearest to the episode).
+pub(crate) fn load_snapshot(
+    pack: &Pack,
+    env: &Env,
+    path: &Path,
+) -> Result<townlet_agent::NetworkSnapshot, String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ckpt = Checkpoint::read(path).map_err(|e| {
+        format!(
+            "checkpoint {name} could not be loaded: {}",
+            crate::error::chain(&e)
+        )
+    })?;
+    let mut agent = None;
+    let a = load_policy(&mut agent, pack, env, &ckpt)
+        .map_err(|e| format!("checkpoint {name} could not be loaded: {e}"))?;
+    Ok(a.snapshot(ckpt.header.episode))
 }

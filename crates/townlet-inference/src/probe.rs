@@ -2,16 +2,19 @@
 //! snapshots each run keeps, and the probe thread that answers viewers' `probe` requests.
 //!
 //! Probes run on one dedicated OS thread (burn on a one-thread compute pool of its own),
-//! never on the async runtime and never on the training thread. A request is queued with
+//! never on the async runtime and never on the training thread, at the lowest priority
+//! (nice 19): they take the CPU time training leaves idle, and little of the rest. A request is queued with
 //! `try_send` (a full queue is a `not_available` answer) and answered through a oneshot;
 //! the thread keeps an LRU cache of answers per (run, network, episode, step, what-if).
 
 use crate::hub::Entry;
 use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use townlet_agent::NetworkSnapshot;
+use townlet_config::Pack;
 use townlet_env::{Env, ProbeState, SpatialKind};
 use townlet_protocol::{
     self as proto, ErrorCode, ObservationParts, ProbeNetwork, ProbeResult, ProbedState,
@@ -21,36 +24,48 @@ use townlet_recording::LiveEpisode;
 
 /// Snapshots kept per run (the newest).
 pub const KEEP_SNAPSHOTS: usize = 5;
+/// Networks loaded from a run's checkpoints for replays, kept per run (the last used).
+pub const KEEP_CHECKPOINTS: usize = 3;
 /// Answers kept by the probe thread.
 pub const CACHE_ENTRIES: usize = 256;
 /// Probe requests waiting for the probe thread; more are refused (`not_available`).
 pub const PROBE_QUEUE_CAPACITY: usize = 64;
 
-/// The env a run's probes are built on (its pack; the episode's layout is set per probe).
-/// Compared by identity: two worlds built from the same pack are equal by their other
-/// fields already.
+/// The env a run's probes are built on (its pack; the episode's layout is set per probe),
+/// and the pack (to load the run's checkpoints for replays). Compared by the env's shape:
+/// two worlds built from the same pack are equal by their other fields already.
 #[derive(Clone)]
-pub(crate) struct ProbeEnv(pub Arc<Env>);
+pub(crate) struct ProbeEnv {
+    pub env: Arc<Env>,
+    pub pack: Arc<Pack>,
+}
 
 impl PartialEq for ProbeEnv {
     fn eq(&self, other: &Self) -> bool {
-        self.0.obs_dim() == other.0.obs_dim() && self.0.grid_size() == other.0.grid_size()
+        self.env.obs_dim() == other.env.obs_dim() && self.env.grid_size() == other.env.grid_size()
     }
 }
 
 impl std::fmt::Debug for ProbeEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ProbeEnv(obs {})", self.0.obs_dim())
+        write!(f, "ProbeEnv(obs {})", self.env.obs_dim())
     }
 }
 
 /// One run's probe world and networks.
 struct Target {
     env: Arc<Env>,
-    /// `Training` (snapshots from the trainer) or `Checkpoint` (the loaded checkpoint).
+    pack: Arc<Pack>,
+    /// `Training` (snapshots from the trainer), `Checkpoint` (the loaded checkpoint) or
+    /// `Replay` (a recorded run: only its checkpoints).
     source: Source,
     /// Oldest first.
     snapshots: Mutex<VecDeque<Arc<NetworkSnapshot>>>,
+    /// The run's checkpoint folder: replays are probed with the checkpoint nearest to
+    /// the episode.
+    checkpoints: Option<PathBuf>,
+    /// Networks loaded from `run_dir`'s checkpoints, the most recently used last.
+    from_disk: Mutex<VecDeque<Arc<NetworkSnapshot>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -96,14 +111,24 @@ impl std::fmt::Debug for Probes {
 }
 
 impl Probes {
-    /// Makes run `run_id` probeable on `env`'s pack with networks from `source`.
-    pub(crate) fn register(&self, run_id: &str, env: Arc<Env>, source: Source) {
+    /// Makes run `run_id` probeable on `world`'s pack with networks from `source` (and,
+    /// for replays, from the checkpoints in the folder `checkpoints`).
+    pub(crate) fn register(
+        &self,
+        run_id: &str,
+        world: &ProbeEnv,
+        source: Source,
+        checkpoints: Option<PathBuf>,
+    ) {
         lock(&self.targets).insert(
             run_id.to_owned(),
             Arc::new(Target {
-                env,
+                env: Arc::clone(&world.env),
+                pack: Arc::clone(&world.pack),
                 source,
                 snapshots: Mutex::default(),
+                checkpoints,
+                from_disk: Mutex::default(),
             }),
         );
     }
@@ -215,6 +240,11 @@ fn start_worker() -> Option<flume::Sender<Job>> {
                 .thread_name(|_| "townlet-probe-comp".into())
                 .build();
             let serve = move || {
+                // Probes use CPU time training does not want, never training's
+                // (docs/decisions.md#probes-in-the-background).
+                if !run_in_background() {
+                    tracing::debug!("the probe thread runs at normal priority");
+                }
                 let mut cache: VecDeque<(Key, Arc<ProbeResult>)> = VecDeque::new();
                 while let Ok(job) = rx.recv() {
                     let answer = answer(&job.target, &job.request, &mut cache);
@@ -232,6 +262,32 @@ fn start_worker() -> Option<flume::Sender<Job>> {
             tracing::warn!("probe thread: {e}");
             None
         }
+    }
+}
+
+/// Puts the calling thread in the background (docs/decisions.md#probes-in-the-background):
+/// on Linux the lowest priority (nice 19), so that wherever it competes with training for a
+/// core it gets about 1.5 % of it, while it still has any core nobody else wants; elsewhere
+/// nothing. Returns whether the priority was lowered.
+pub fn run_in_background() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        nice_this_thread(19) == 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn nice_this_thread(nice: i32) -> i32 {
+    // SAFETY: plain system calls without pointers. On Linux the nice value belongs to the
+    // thread (`PRIO_PROCESS` with a thread id); anyone may lower its own priority.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice)
     }
 }
 
@@ -277,6 +333,40 @@ fn pick(target: &Target, entry: &Entry) -> Option<(Arc<NetworkSnapshot>, bool)> 
     Some((Arc::clone(best), best.after_episode + 1 == id))
 }
 
+/// The network of the run's checkpoint nearest to episode `id` (the earlier one on a
+/// tie), loaded once and kept among the last [`KEEP_CHECKPOINTS`]; `None` when the run has
+/// no folder or no checkpoints. Exact when the checkpoint was written right before `id`.
+fn nearest_checkpoint(
+    target: &Target,
+    id: u64,
+) -> Result<Option<(Arc<NetworkSnapshot>, bool, Source)>, ProtocolError> {
+    let Some(dir) = &target.checkpoints else {
+        return Ok(None);
+    };
+    let Some((episode, path)) = townlet_agent::checkpoint::list_checkpoints(dir)
+        .into_iter()
+        .min_by_key(|(e, _)| (e.abs_diff(id), *e))
+    else {
+        return Ok(None);
+    };
+    let found = |snap: Arc<NetworkSnapshot>| Some((snap, episode + 1 == id, Source::Checkpoint));
+    let mut kept = lock(&target.from_disk);
+    if let Some(i) = kept.iter().position(|s| s.after_episode == episode)
+        && let Some(s) = kept.remove(i)
+    {
+        kept.push_back(Arc::clone(&s));
+        return Ok(found(s));
+    }
+    let snap = crate::checkpoint::load_snapshot(&target.pack, &target.env, &path)
+        .map(Arc::new)
+        .map_err(|e| ProtocolError::new(ErrorCode::CheckpointError, e))?;
+    kept.push_back(Arc::clone(&snap));
+    while kept.len() > KEEP_CHECKPOINTS {
+        kept.pop_front();
+    }
+    Ok(found(snap))
+}
+
 fn answer(target: &Target, req: &Request, cache: &mut VecDeque<(Key, Arc<ProbeResult>)>) -> Reply {
     let started = Instant::now();
     let ep = &req.entry.episode;
@@ -287,11 +377,24 @@ fn answer(target: &Target, req: &Request, cache: &mut VecDeque<(Key, Arc<ProbeRe
             req.step, ep.episode_id
         )));
     }
-    let Some((snap, exact)) = pick(target, &req.entry) else {
+    // A replay: the run's checkpoint nearest to the episode, else the kept snapshots.
+    let nearest = if req.entry.source == Source::Replay {
+        nearest_checkpoint(target, req.entry.id())?
+    } else {
+        None
+    };
+    let Some((snap, exact, source)) =
+        nearest.or_else(|| pick(target, &req.entry).map(|(s, exact)| (s, exact, target.source)))
+    else {
         return Err(ProtocolError::new(
             ErrorCode::NotAvailable,
-            "no network yet: the trainer hands one over every training.snapshot_interval \
-             episodes",
+            if target.source == Source::Replay {
+                "no network to probe: this recorded run has no checkpoints".to_owned()
+            } else {
+                "no network yet: the trainer hands one over every training.snapshot_interval \
+                 episodes"
+                    .to_owned()
+            },
         ));
     };
     let key = Key {
@@ -316,7 +419,7 @@ fn answer(target: &Target, req: &Request, cache: &mut VecDeque<(Key, Arc<ProbeRe
     }
     let network = ProbeNetwork {
         after_episode: snap.after_episode,
-        source: target.source,
+        source,
         network_type: snap.network_type().into(),
         exact,
     };

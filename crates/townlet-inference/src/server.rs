@@ -90,13 +90,20 @@ async fn start_run(
     run: ServedRun,
 ) -> (Arc<Hub>, RunTasks) {
     // Probes: live runs get the trainer's snapshots, checkpoint runs the loaded model.
+    // Replays of any run are probed with its checkpoint nearest to the episode.
     let probe_source = match run.mode {
-        Mode::Live(_) => Some(Source::Training),
-        Mode::Checkpoint(_) => Some(Source::Checkpoint),
-        Mode::Recorded => None,
+        Mode::Live(_) => Source::Training,
+        Mode::Checkpoint(_) => Source::Checkpoint,
+        Mode::Recorded => Source::Replay,
     };
-    if let (Some(env), Some(source)) = (&run.world.probe_env, probe_source) {
-        common.probes.register(&meta.id, Arc::clone(&env.0), source);
+    let checkpoints = match &run.mode {
+        Mode::Checkpoint(src) => Some(src.dir.clone()),
+        _ => run.run_dir.as_ref().map(|d| d.join("checkpoints")),
+    };
+    if let Some(world) = &run.world.probe_env {
+        common
+            .probes
+            .register(&meta.id, world, probe_source, checkpoints);
     }
     if let Mode::Live(src) = &run.mode {
         common.probes.attach_live(&meta.id, src.snapshots.clone());

@@ -89,7 +89,10 @@ impl WorldInfo {
             temporal: env.temporal(),
             max_steps_per_episode: pack.curriculum.max_steps_per_episode,
             max_episodes: pack.training.max_episodes,
-            probe_env: Some(crate::probe::ProbeEnv(std::sync::Arc::new(env.clone()))),
+            probe_env: Some(crate::probe::ProbeEnv {
+                env: std::sync::Arc::new(env.clone()),
+                pack: std::sync::Arc::new(pack.clone()),
+            }),
         }
     }
 

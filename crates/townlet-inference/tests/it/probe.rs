@@ -26,6 +26,11 @@ type Played = (
 /// the steps, so the network never changes: the snapshot after episode e is exactly the
 /// network that plays episode e + 1.
 fn play(pack: &str, episodes: u64, dir: &Path) -> Played {
+    play_with(pack, episodes, dir, &[])
+}
+
+/// [`play`] with more `key=value` overrides.
+fn play_with(pack: &str, episodes: u64, dir: &Path, more: &[&str]) -> Played {
     let eps: Arc<Mutex<Vec<Arc<LiveEpisode>>>> = Arc::default();
     let snaps: Arc<Mutex<Vec<NetworkSnapshot>>> = Arc::default();
     let opts = RunnerOptions {
@@ -37,11 +42,17 @@ fn play(pack: &str, episodes: u64, dir: &Path) -> Played {
         run_dir: Some(dir.join("run")),
         episodes: Some(episodes),
         max_steps: Some(30),
-        overrides: Overrides::from_flags(&[
-            "training.batch_size=100000",
-            "population.replay_buffer_capacity=100000",
-            "training.snapshot_interval=1",
-        ])
+        overrides: Overrides::from_flags(
+            &[
+                "training.batch_size=100000",
+                "population.replay_buffer_capacity=100000",
+                "training.snapshot_interval=1",
+            ]
+            .iter()
+            .chain(more)
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+        )
         .expect("overrides"),
         ..RunnerOptions::default()
     };
@@ -271,5 +282,74 @@ async fn an_episode_downloads_as_a_gif() {
     assert_eq!(status, 404);
     let (status, body) = http_get(server.addr, "/api/runs/main/episodes/4.gif?fps=0").await;
     assert_eq!(status, 400, "{body}");
+    server.stop().await;
+}
+
+/// A replay is probed with the run's checkpoint nearest to the episode (loaded from the run
+/// folder, also when the run is served as recorded); where that checkpoint is the network
+/// that played (the network never changes here), the probe reproduces the stored Q-values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_is_probed_with_the_nearest_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let more = [
+        "training.checkpoint_interval=3",
+        "training.keep_checkpoints=0",
+        "recording.criteria.periodic.interval=1",
+    ];
+    let (pack, eps, _) = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || play_with("L1_full_observability", 8, &dir, &more)
+    })
+    .await
+    .unwrap();
+    let run = dir.path().join("run");
+    let ckpts: Vec<u64> = townlet_agent::checkpoint::list_checkpoints(&run.join("checkpoints"))
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect();
+    assert!(ckpts.len() >= 2, "checkpoints {ckpts:?}");
+    let world = townlet_inference::WorldInfo::from_pack(&pack).unwrap();
+    let server = start(
+        townlet_inference::Mode::Recorded,
+        world,
+        Some(run.clone()),
+        test_opts(),
+    )
+    .await;
+    let mut ws = Inbox::new(connect(&server).await);
+    ws.recv_type("hello").await;
+    for ep in eps.iter().filter(|e| e.episode_id >= 1) {
+        let id = ep.episode_id;
+        let nearest = *ckpts.iter().min_by_key(|e| (e.abs_diff(id), **e)).unwrap();
+        ws.send(&format!(r#"{{"type":"load_replay","episode_id":{id}}}"#))
+            .await;
+        ws.recv_where(|v| {
+            (v["type"] == "episode" || v["type"] == "episode_start") && v["episode_id"] == id
+        })
+        .await;
+        let v = answer(
+            &mut ws,
+            &format!(r#"{{"type":"probe","run_id":"main","episode_id":{id},"step":2}}"#),
+        )
+        .await;
+        assert_eq!(v["type"], "probe", "episode {id}: {v}");
+        assert_eq!(v["network"]["source"], "checkpoint", "episode {id}: {v}");
+        assert_eq!(v["network"]["after_episode"], nearest, "episode {id}");
+        assert_eq!(v["network"]["exact"], nearest + 1 == id, "episode {id}");
+        if nearest + 1 == id {
+            let [x, y] = [
+                v["state"]["position"][0].as_u64().unwrap(),
+                v["state"]["position"][1].as_u64().unwrap(),
+            ];
+            let cell = (y * u64::from(v["grid"]["width"].as_u64().unwrap() as u32) + x) as usize;
+            let stored = ep.step(1).unwrap().q_values.unwrap();
+            for (a, b) in v["q_values"][cell].as_array().unwrap().iter().zip(&stored) {
+                assert!(
+                    (a.as_f64().unwrap() as f32 - b).abs() < 1e-4,
+                    "episode {id}: {a} vs {b}"
+                );
+            }
+        }
+    }
     server.stop().await;
 }
