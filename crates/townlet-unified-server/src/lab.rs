@@ -27,6 +27,8 @@ pub struct LabOptions {
     pub server: ServerOptions,
     /// Capacity of each run's live channel (10).
     pub live_queue: usize,
+    /// A second consumer of every run's finished episodes (`--publish`), if any.
+    pub tap: crate::tap::Tap,
 }
 
 impl LabOptions {
@@ -39,6 +41,7 @@ impl LabOptions {
             device: None,
             server: ServerOptions::default(),
             live_queue: LIVE_QUEUE_CAPACITY,
+            tap: crate::tap::Tap::default(),
         }
     }
 }
@@ -183,7 +186,7 @@ pub fn run_lab(
                 device: opts.device,
                 ..RunnerOptions::default()
             },
-            Some(sender.into_callback()),
+            Some(opts.tap.wrap(&run.id, sender.into_callback())),
             shutdown.stop_flag(),
         )
         .map_err(DemoError::from)?;
@@ -227,6 +230,17 @@ pub fn run_lab(
         );
         let world = WorldInfo::new(runner.pack(), runner.env());
         let run_dir = runner.run_dir().to_path_buf();
+        let lab_folder = lab_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        opts.tap.started(crate::tap::TapRun {
+            key: &run.id,
+            suggested_id: &format!("{lab_folder}-{}", run.id),
+            pack: runner.pack(),
+            world: &world,
+            run_dir: &run_dir,
+        });
         let counters = Arc::clone(&source.counters);
         let thread = spawn_trainer(
             format!("townlet-trainer-{}", run.id),
@@ -260,8 +274,13 @@ pub fn run_lab(
     }
     let mut outcomes = Vec::new();
     let mut first_err = None;
-    for (id, run_dir, counters, thread) in trainers {
-        match thread.join() {
+    let joined: Vec<_> = trainers
+        .into_iter()
+        .map(|(id, run_dir, counters, thread)| (id, run_dir, counters, thread.join()))
+        .collect();
+    opts.tap.finish();
+    for (id, run_dir, counters, joined) in joined {
+        match joined {
             Ok(Ok((summary, phase))) => outcomes.push(LabRunOutcome {
                 id,
                 run_dir,

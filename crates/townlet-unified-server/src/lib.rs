@@ -28,6 +28,7 @@
 //! ```
 
 mod lab;
+pub mod tap;
 pub mod teach;
 
 pub use lab::{
@@ -39,7 +40,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use tokio::sync::Notify;
-use townlet_inference::{LIVE_QUEUE_CAPACITY, LiveSource, Mode, ServerOptions, WorldInfo};
+use townlet_inference::{
+    LIVE_QUEUE_CAPACITY, LiveSource, MAIN_RUN, Mode, ServerOptions, WorldInfo,
+};
 use townlet_runner::{DemoRunner, PhaseTimes, RunSummary, RunnerOptions, StopFlag};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +69,8 @@ pub struct DemoOptions {
     /// Hold training until this many WebSocket viewers are connected (0: start at once).
     /// A stop request while waiting ends the run without training.
     pub wait_for_viewers: u64,
+    /// A second consumer of the finished episodes (`--publish`), if any.
+    pub tap: tap::Tap,
 }
 
 impl Default for DemoOptions {
@@ -76,6 +81,7 @@ impl Default for DemoOptions {
             threads: 1,
             live_queue: LIVE_QUEUE_CAPACITY,
             wait_for_viewers: 0,
+            tap: tap::Tap::default(),
         }
     }
 }
@@ -257,7 +263,7 @@ pub fn run_demo(
     let snapshots = sender.snapshot_callback();
     let mut runner = DemoRunner::new(
         &opts.runner,
-        Some(sender.into_callback()),
+        Some(opts.tap.wrap(MAIN_RUN, sender.into_callback())),
         shutdown.stop_flag(),
     )?;
     runner.set_snapshot_callback(snapshots);
@@ -265,6 +271,17 @@ pub fn run_demo(
     counters.attach_recorder(runner.recorder_counters_handle());
     let world = WorldInfo::new(runner.pack(), runner.env());
     let run_dir = runner.run_dir().to_path_buf();
+    let folder = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    opts.tap.started(tap::TapRun {
+        key: MAIN_RUN,
+        suggested_id: &format!("{}-{folder}", runner.pack().name),
+        pack: runner.pack(),
+        world: &world,
+        run_dir: &run_dir,
+    });
     let url = page_url(&opts.server.host, port);
     let started = Started {
         teacher_url: opts
@@ -304,7 +321,9 @@ pub fn run_demo(
         opts.server.clone(),
         stop_when_done(&shutdown, done_rx, 1),
     ));
-    let (summary, phase) = trainer.join().map_err(|_| DemoError::TrainerPanicked)??;
+    let joined = trainer.join();
+    opts.tap.finish();
+    let (summary, phase) = joined.map_err(|_| DemoError::TrainerPanicked)??;
     served?;
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     Ok(DemoOutcome {

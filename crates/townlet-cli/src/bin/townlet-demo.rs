@@ -1,13 +1,15 @@
 //! `townlet-demo`: train and watch live in the browser, in one process.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use townlet_cli::flags::DeviceArg;
 use townlet_config::DeviceKind;
 use townlet_inference::{DEFAULT_PORT, ServerOptions};
 use townlet_runner::RunnerOptions;
+use townlet_unified_server::tap::Tap;
 use townlet_unified_server::{DemoOptions, LabOptions, ShutdownHandle, run_demo, run_lab};
 
 /// The workspace this binary was built from (defaults resolve from here, not the cwd).
@@ -71,6 +73,18 @@ struct Args {
     wait_for_viewers: u64,
     #[arg(long, value_name = "TOKEN", long_help = townlet_cli::teacher::HELP)]
     teacher_token: Option<String>,
+    /// Also publish every finished episode to a NATS JetStream server (nats://HOST:PORT,
+    /// nats://USER:PASS@HOST:PORT, tls://HOST:PORT), every run of a lab under its own id;
+    /// see docs/deployment.md.
+    #[arg(long, value_name = "URL")]
+    publish: Option<String>,
+    /// NATS credentials file for --publish.
+    #[arg(long, value_name = "FILE", requires = "publish")]
+    nats_creds: Option<PathBuf>,
+    /// The run's id on the bus (default: <pack>-<run folder name>; not with --lab, whose
+    /// runs are <lab folder>-<run id>).
+    #[arg(long, value_name = "ID", requires = "publish", conflicts_with = "lab")]
+    bus_run_id: Option<String>,
     /// Replace a pack value, KEY=VALUE (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE", long_help = townlet_cli::set::HELP)]
     set: Vec<String>,
@@ -83,6 +97,21 @@ fn main() -> ExitCode {
 fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
     let overrides = townlet_cli::set::parse(&args.set)?;
     let teacher_token = townlet_cli::teacher::resolve_token(args.teacher_token.clone())?;
+    // --publish is checked before anything starts.
+    let tap = match &args.publish {
+        Some(url) => {
+            let bus = townlet_cli::bus::options(url, args.nats_creds.clone())?;
+            if let Some(id) = &args.bus_run_id
+                && !townlet_nats::valid_bus_run_id(id)
+            {
+                return Err(townlet_nats::NatsError::RunId(id.clone()))
+                    .context("--bus-run-id is not a valid run id");
+            }
+            let tap = townlet_cli::bus::BusTap::new(bus, args.bus_run_id.clone());
+            Tap(Some(Arc::new(tap)))
+        }
+        None => Tap::default(),
+    };
     let shutdown = ShutdownHandle::new();
     {
         let shutdown = shutdown.clone();
@@ -131,6 +160,7 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
         },
         threads: args.threads,
         wait_for_viewers: args.wait_for_viewers,
+        tap: tap.clone(),
         ..DemoOptions::default()
     };
     let no_open = args.no_open;
@@ -140,6 +170,7 @@ fn run(args: Args, log: &townlet_cli::logging::LogFile) -> Result<()> {
             resume: args.resume,
             device: opts.runner.device,
             server: opts.server,
+            tap,
             ..LabOptions::new(
                 lab_file.clone(),
                 workspace.join("configs"),

@@ -3,4 +3,5 @@
 //! `TOWNLET_REQUIRE_NATS`; a plain `cargo test` without it skips these tests with a message.
 
 mod bus;
+mod demo;
 mod support;
