@@ -93,17 +93,16 @@ pub fn run(user_args: &[String]) -> Result<ExitCode> {
     frontend::ensure_built(&ws)?;
     let profile = if args.debug { "debug" } else { "release" };
     let mut build = Command::new(cargo());
-    build.arg("build");
-    if !args.debug {
+    // The whole workspace, as the other commands build it: a narrower selection would
+    // unify other features and rebuild burn (docs/decisions.md#what-ci-runs).
+    if args.debug {
+        // Same debug build as `cargo test --workspace` (its dev-dependencies included).
+        build.args(["build", "--workspace", "--all-targets"]);
+    } else {
         // Same release build as `cargo xtask demo / run / bench`.
-        build.args(["--release", "--workspace"]);
+        build.args(["build", "--release", "--workspace"]);
     }
-    proc::run(
-        build
-            .args(["--bin", TRAIN_BIN, "--bin", VIEW_BIN])
-            .current_dir(&ws.root),
-        &ws.root,
-    )?;
+    proc::run(build.current_dir(&ws.root), &ws.root)?;
     let dir = ws.root.join("runs").join("cluster");
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
