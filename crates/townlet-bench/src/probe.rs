@@ -113,8 +113,9 @@ fn trainer(
         })?)
 }
 
-/// Probes back to back on a thread of its own (a one-thread compute pool, as the server's
-/// probe thread) until `stop`; returns each probe's latency in ms.
+/// Probes as fast as the server's probe thread answers them (a one-thread compute pool,
+/// its priority and its duty-cycle throttle) until `stop`; returns each probe's latency
+/// in ms.
 fn prober(
     pack: Pack,
     snap: NetworkSnapshot,
@@ -137,7 +138,9 @@ fn prober(
                 exact: false,
             };
             let mut k = 0u32;
+            let mut throttle = townlet_inference::Throttle::new(townlet_inference::PROBE_DUTY);
             while !stop.load(Ordering::Relaxed) {
+                throttle.wait();
                 k += 1;
                 let q = Question {
                     step: STEP,
@@ -146,6 +149,7 @@ fn prober(
                 };
                 let t = Instant::now();
                 let r = probe_episode(&env, &snap, network.clone(), "bench", &ep, &q);
+                throttle.spent(t.elapsed());
                 out.push(t.elapsed().as_secs_f64() * 1000.0);
                 if r.is_err() {
                     break;

@@ -44,7 +44,10 @@ pub use checkpoint::CheckpointSource;
 pub use error::ServerError;
 pub use live::{LIVE_QUEUE_CAPACITY, LiveCounters, LiveSender, LiveSource};
 pub use options::{DEFAULT_PORT, ServerOptions, bind};
-pub use probe::{Question, observation_parts, probe_episode, run_in_background, state_before};
+pub use probe::{
+    PROBE_DUTY, Question, Throttle, observation_parts, probe_episode, run_in_background,
+    state_before,
+};
 pub use runs::{MAX_RUN_ID_LEN, Runs, SPARKLINE_POINTS, ServedRun, valid_run_id};
 pub use server::{MAIN_RUN, Mode, serve, serve_runs};
 pub use standalone::{

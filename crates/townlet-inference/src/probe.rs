@@ -2,8 +2,9 @@
 //! snapshots each run keeps, and the probe thread that answers viewers' `probe` requests.
 //!
 //! Probes run on one dedicated OS thread (burn on a one-thread compute pool of its own),
-//! never on the async runtime and never on the training thread, at the lowest priority
-//! (nice 19): they take the CPU time training leaves idle, and little of the rest. A request is queued with
+//! never on the async runtime and never on the training thread, at a lower priority
+//! (nice 10) and at most a tenth of the time ([`PROBE_DUTY`]): a single probe is answered
+//! at once, probes back to back are spaced out so that training keeps its pace. A request is queued with
 //! `try_send` (a full queue is a `not_available` answer) and answered through a oneshot;
 //! the thread keeps an LRU cache of answers per (run, network, episode, step, what-if).
 
@@ -30,6 +31,41 @@ pub const KEEP_CHECKPOINTS: usize = 3;
 pub const CACHE_ENTRIES: usize = 256;
 /// Probe requests waiting for the probe thread; more are refused (`not_available`).
 pub const PROBE_QUEUE_CAPACITY: usize = 64;
+/// The largest share of wall-clock time the probe thread computes
+/// (docs/decisions.md#probes-in-the-background): after a probe that took `t` it waits
+/// `t × (1 / duty − 1)` before computing the next one (cached answers never wait).
+pub const PROBE_DUTY: f64 = 0.1;
+
+/// Keeps a thread's computing to a share `duty` of wall-clock time: a single request is
+/// answered at once; requests back to back are spaced out.
+#[derive(Debug)]
+pub struct Throttle {
+    rest_per_busy: f64,
+    free_at: Instant,
+}
+
+impl Throttle {
+    pub fn new(duty: f64) -> Self {
+        let duty = duty.clamp(0.01, 1.0);
+        Self {
+            rest_per_busy: 1.0 / duty - 1.0,
+            free_at: Instant::now(),
+        }
+    }
+
+    /// Waits until the rest owed for earlier work is over.
+    pub fn wait(&self) {
+        let now = Instant::now();
+        if self.free_at > now {
+            std::thread::sleep(self.free_at - now);
+        }
+    }
+
+    /// `busy` was just spent computing: the next computation waits its share of rest.
+    pub fn spent(&mut self, busy: std::time::Duration) {
+        self.free_at = Instant::now() + busy.mul_f64(self.rest_per_busy);
+    }
+}
 
 /// The env a run's probes are built on (its pack; the episode's layout is set per probe),
 /// and the pack (to load the run's checkpoints for replays). Compared by the env's shape:
@@ -246,8 +282,9 @@ fn start_worker() -> Option<flume::Sender<Job>> {
                     tracing::debug!("the probe thread runs at normal priority");
                 }
                 let mut cache: VecDeque<(Key, Arc<ProbeResult>)> = VecDeque::new();
+                let mut throttle = Throttle::new(PROBE_DUTY);
                 while let Ok(job) = rx.recv() {
-                    let answer = answer(&job.target, &job.request, &mut cache);
+                    let answer = answer(&job.target, &job.request, &mut cache, &mut throttle);
                     let _ = job.reply.send(answer);
                 }
             };
@@ -265,14 +302,17 @@ fn start_worker() -> Option<flume::Sender<Job>> {
     }
 }
 
+/// The nice value of the probe thread (docs/decisions.md#probes-in-the-background).
+pub const PROBE_NICE: i32 = 10;
+
 /// Puts the calling thread in the background (docs/decisions.md#probes-in-the-background):
-/// on Linux the lowest priority (nice 19), so that wherever it competes with training for a
-/// core it gets about 1.5 % of it, while it still has any core nobody else wants; elsewhere
-/// nothing. Returns whether the priority was lowered.
+/// on Linux a lower priority ([`PROBE_NICE`]), so that where it competes with training for
+/// a core the scheduler favours training about ten to one, while it still has any core
+/// nobody else wants; elsewhere nothing. Returns whether the priority was lowered.
 pub fn run_in_background() -> bool {
     #[cfg(target_os = "linux")]
     {
-        nice_this_thread(19) == 0
+        nice_this_thread(PROBE_NICE) == 0
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -367,8 +407,12 @@ fn nearest_checkpoint(
     Ok(found(snap))
 }
 
-fn answer(target: &Target, req: &Request, cache: &mut VecDeque<(Key, Arc<ProbeResult>)>) -> Reply {
-    let started = Instant::now();
+fn answer(
+    target: &Target,
+    req: &Request,
+    cache: &mut VecDeque<(Key, Arc<ProbeResult>)>,
+    throttle: &mut Throttle,
+) -> Reply {
     let ep = &req.entry.episode;
     let len = ep.len();
     if req.step as usize > len || req.step == 0 {
@@ -428,8 +472,11 @@ fn answer(target: &Target, req: &Request, cache: &mut VecDeque<(Key, Arc<ProbeRe
         meters: req.meters.clone(),
         time_of_day: req.time_of_day,
     };
-    let result = probe_episode(&target.env, &snap, network, &req.run_id, ep, &question)?;
-    let mut result = result;
+    throttle.wait();
+    let started = Instant::now();
+    let result = probe_episode(&target.env, &snap, network, &req.run_id, ep, &question);
+    throttle.spent(started.elapsed());
+    let mut result = result?;
     result.compute_ms = (started.elapsed().as_secs_f64() * 1000.0).max(1e-3) as f32;
     let result = Arc::new(result);
     cache.push_back((key, Arc::clone(&result)));

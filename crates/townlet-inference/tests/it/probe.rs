@@ -292,13 +292,13 @@ async fn an_episode_downloads_as_a_gif() {
 async fn a_replay_is_probed_with_the_nearest_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let more = [
-        "training.checkpoint_interval=3",
+        "training.checkpoint_interval=2",
         "training.keep_checkpoints=0",
         "recording.criteria.periodic.interval=1",
     ];
     let (pack, eps, _) = tokio::task::spawn_blocking({
         let dir = dir.path().to_path_buf();
-        move || play_with("L1_full_observability", 8, &dir, &more)
+        move || play_with("L1_full_observability", 5, &dir, &more)
     })
     .await
     .unwrap();
