@@ -105,6 +105,21 @@ pub enum ExportError {
     Mp4(#[source] mp4::Error),
 }
 
+impl ExportError {
+    /// Whether the request was at fault (an empty episode, a step range, speed, cell or
+    /// grid size out of bounds) rather than an encoder.
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            ExportError::Empty { .. }
+                | ExportError::Range { .. }
+                | ExportError::Speed(_)
+                | ExportError::Cell(_)
+                | ExportError::Grid(_)
+        )
+    }
+}
+
 // The palette: every colour a frame uses.
 const BG: u8 = 0;
 const CELL: u8 = 1;
