@@ -1,7 +1,8 @@
-//! Episode export (docs/benchmarks.md#episode-export): a 500-step episode of the pack's
-//! world (a seeded random walk through the real environment, so the agent moves, acts and
-//! every meter changes each step; a new life starts where one ends) exported as an
-//! animated GIF and as an MP4 with the default options, each timed over a few runs.
+//! Episode export (docs/benchmarks.md#episode-export-issue-16-item-7): a 500-step episode
+//! of the pack's world (a seeded random walk through the real environment, so the agent
+//! moves, acts and every meter changes each step; a new life starts where one ends)
+//! exported as an animated GIF and as an MP4 with the default options, each timed over a
+//! few runs.
 
 use anyhow::{Context, Result};
 use serde::Serialize;
