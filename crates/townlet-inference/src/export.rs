@@ -127,21 +127,10 @@ async fn export(
             if e.is_request() {
                 bad(e.to_string())
             } else {
-                ProtocolError::new(ErrorCode::Internal, report(&e))
+                ProtocolError::new(ErrorCode::Internal, crate::error::chain(&e))
             }
         })?;
     Ok((bytes, format.content_type))
-}
-
-/// An error and its causes on one line.
-fn report(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text = format!("{text}: {c}");
-        cause = c.source();
-    }
-    text
 }
 
 /// The route.
