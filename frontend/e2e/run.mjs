@@ -298,18 +298,23 @@ async function probeChecks({ page, check, waitFor, text, shot }) {
     await page.getByTestId('whatif-reset').click()
     await waitFor('back to the real state', async () => !/what if/.test(await text('probe-network')))
   })
-  await check('the download button yields a GIF', async () => {
-    const link = page.getByTestId('download-gif')
-    const href = await link.getAttribute('href')
-    if ((await link.getAttribute('download')) === null) throw new Error('the link is not a download')
-    const head = await page.evaluate(async (u) => {
-      const r = await fetch(u)
-      const bytes = new Uint8Array(await r.arrayBuffer())
-      return { status: r.status, type: r.headers.get('content-type'), magic: String.fromCharCode(...bytes.slice(0, 6)), size: bytes.length }
-    }, href)
-    if (head.status !== 200 || head.type !== 'image/gif' || head.magic !== 'GIF89a') throw new Error(`download: ${JSON.stringify(head)}`)
-    const [download] = await Promise.all([page.waitForEvent('download', { timeout: DEADLINE }), link.click()])
-    if (!download.suggestedFilename().endsWith('.gif')) throw new Error(`file name ${download.suggestedFilename()}`)
+  await check('the download buttons yield a GIF and an MP4 video', async () => {
+    for (const [testid, type, magicAt, magic, ext] of [
+      ['download-gif', 'image/gif', 0, 'GIF89a', '.gif'],
+      ['download-video', 'video/mp4', 4, 'ftyp', '.mp4'],
+    ]) {
+      const link = page.getByTestId(testid)
+      const href = await link.getAttribute('href')
+      if ((await link.getAttribute('download')) === null) throw new Error(`${testid}: the link is not a download`)
+      const head = await page.evaluate(async ([u, at, n]) => {
+        const r = await fetch(u)
+        const bytes = new Uint8Array(await r.arrayBuffer())
+        return { status: r.status, type: r.headers.get('content-type'), magic: String.fromCharCode(...bytes.slice(at, at + n)), size: bytes.length }
+      }, [href, magicAt, magic.length])
+      if (head.status !== 200 || head.type !== type || head.magic !== magic) throw new Error(`${testid}: ${JSON.stringify(head)}`)
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: DEADLINE }), link.click()])
+      if (!download.suggestedFilename().endsWith(ext)) throw new Error(`${testid}: file name ${download.suggestedFilename()}`)
+    }
     await page.getByTestId('ask-toggle').uncheck()
     // Leave the page playing, as the checks after these expect.
     const button = page.getByTestId('play-pause')

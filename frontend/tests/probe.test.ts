@@ -3,7 +3,7 @@ import { createPinia, setActivePinia } from 'pinia'
 import { nextTick } from 'vue'
 import { useViewer } from '../src/stores/viewer'
 import { PROBE_DEBOUNCE_MS, useProbe } from '../src/stores/probe'
-import { actionSymbol, gifUrl, policyCells, probeStep, rampColour, valueRange } from '../src/lib/policy'
+import { actionSymbol, exportUrl, policyCells, probeStep, rampColour, valueRange } from '../src/lib/policy'
 import type { ClientMessage, Probe } from '../src/lib/protocol'
 import { clone, fixtures } from './fixtures'
 
@@ -44,7 +44,8 @@ describe('policy map', () => {
     expect(probeStep(0, 10)).toBe(1)
     expect(probeStep(10, 10)).toBe(10)
     expect(probeStep(0, 0)).toBeNull()
-    expect(gifUrl('with curiosity', 12, 10)).toBe('/api/runs/with%20curiosity/episodes/12.gif?fps=10')
+    expect(exportUrl('with curiosity', 12, 'gif', 10)).toBe('/api/runs/with%20curiosity/episodes/12.gif?fps=10')
+    expect(exportUrl('main', 3, 'mp4', 25)).toBe('/api/runs/main/episodes/3.mp4?fps=25')
   })
 })
 

@@ -15,10 +15,12 @@
 //!   pairs, latency through the bus, many trainers and clients (not part of `all`).
 //! * [`lab`]: several runs trained side by side in one process (a lab), each followed by
 //!   one viewer: per-run throughput and `finished_at → episode_summary` latency.
+//! * [`export`]: a 500-step episode exported as a GIF and as an MP4 (seconds, bytes).
 //!
 //! Nothing here is a pass/fail test: timings are printed with the targets beside them.
 
 pub mod client;
+pub mod export;
 pub mod lab;
 pub mod nats;
 pub mod presenter;

@@ -1,15 +1,21 @@
 //! Episodes to take away (docs/usage.md#taking-an-episode-away): a recorded episode, or a
-//! step range of it, as an animated GIF — the town, the agent, its meters and the action
-//! chosen, one frame per step, at a chosen speed.
+//! step range of it, as an animated GIF or an MP4 video (H.264) — the town, the agent, its
+//! meters and the action chosen, one frame per step, at a chosen speed.
 //!
-//! Frames are drawn straight into a fixed 32-colour palette (axis-aligned cells, discs,
-//! bars and a 3×5 pixel font), so no colour quantisation is needed, and each frame after
-//! the first stores only the rectangle that changed; the `gif` crate does the LZW coding.
-//! Used by `townlet-recordings export ID --gif FILE` and the server's
-//! `GET /api/runs/<run>/episodes/<id>.gif`.
+//! Frames are drawn straight into a fixed 24-colour palette (axis-aligned cells, discs,
+//! bars and a 3×5 pixel font) by one renderer that both formats share:
+//! * [`episode_gif`]: the palette is the GIF's colour table, so no colour quantisation is
+//!   needed, and each frame after the first stores only the rectangle that changed; the
+//!   `gif` crate does the LZW coding.
+//! * [`episode_mp4`]: each frame goes to 4:2:0 YUV through a per-palette-entry table and
+//!   is coded by OpenH264 (the `openh264` crate, built from its bundled sources); the `mp4`
+//!   crate writes the container (docs/decisions.md#episode-export-gif-and-mp4).
+//!
+//! Used by `townlet-recordings export ID --gif FILE / --video FILE` and the server's
+//! `GET /api/runs/<run>/episodes/<id>.gif` and `.mp4`.
 //!
 //! ```
-//! use townlet_export::{ExportOptions, ExportWorld, episode_gif};
+//! use townlet_export::{ExportOptions, ExportWorld, episode_gif, episode_mp4};
 //! use townlet_recording::{LiveEpisode, RecordedStep};
 //!
 //! let mut ep = LiveEpisode { episode_id: 7, agent_id: 0, metadata: Default::default(),
@@ -26,9 +32,16 @@
 //! };
 //! let gif = episode_gif(&ep, &world, &ExportOptions::default()).unwrap();
 //! assert!(gif.starts_with(b"GIF89a"));
+//! let mp4 = episode_mp4(&ep, &world, &ExportOptions::default()).unwrap();
+//! assert_eq!(&mp4[4..8], b"ftyp");
 //! ```
 
 mod font;
+mod gif_file;
+mod mp4_file;
+
+pub use gif_file::episode_gif;
+pub use mp4_file::episode_mp4;
 
 use std::ops::RangeInclusive;
 use townlet_recording::{LiveEpisode, RecordedStep};
@@ -47,7 +60,7 @@ pub struct ExportWorld {
 /// How to export.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportOptions {
-    /// Steps per second of the animation (the viewer's 1× is 5).
+    /// Steps per second of the animation or video (the viewer's 1× is 5).
     pub fps: f32,
     /// Only these steps (1-based, inclusive); `None` = the whole episode.
     pub steps: Option<RangeInclusive<u32>>,
@@ -84,6 +97,27 @@ pub enum ExportError {
     Grid(u32),
     #[error("the GIF encoder failed")]
     Encode(#[source] gif::EncodingError),
+    #[error("the H.264 encoder failed")]
+    H264(#[source] openh264::Error),
+    #[error("the H.264 encoder's output is unusable: {0}")]
+    H264Output(&'static str),
+    #[error("the MP4 writer failed")]
+    Mp4(#[source] mp4::Error),
+}
+
+impl ExportError {
+    /// Whether the request was at fault (an empty episode, a step range, speed, cell or
+    /// grid size out of bounds) rather than an encoder.
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            ExportError::Empty { .. }
+                | ExportError::Range { .. }
+                | ExportError::Speed(_)
+                | ExportError::Cell(_)
+                | ExportError::Grid(_)
+        )
+    }
 }
 
 // The palette: every colour a frame uses.
@@ -377,104 +411,71 @@ fn draw(
     }
 }
 
+/// Width and height of every frame: the town, the meter panel and the header, rounded up
+/// to even numbers (H.264's 4:2:0 colour needs them; the extra row or column is background).
 fn frame_size(world: &ExportWorld, opts: &ExportOptions) -> (u32, u32) {
     let grid_px = world.grid * opts.cell;
     let panel_h = 26 * world.meters.len() as u32 + 30;
-    (grid_px + PANEL, HEADER + grid_px.max(panel_h) + 4)
+    let (w, h) = (grid_px + PANEL, HEADER + grid_px.max(panel_h) + 4);
+    (w.next_multiple_of(2), h.next_multiple_of(2))
 }
 
-/// Every frame of the export, fully drawn (what the GIF shows, one per step).
+/// An export whose options were checked: which steps, how large a frame.
+struct Plan<'a> {
+    ep: &'a LiveEpisode,
+    world: &'a ExportWorld,
+    opts: &'a ExportOptions,
+    steps: RangeInclusive<usize>,
+    width: u32,
+    height: u32,
+}
+
+impl<'a> Plan<'a> {
+    fn new(
+        ep: &'a LiveEpisode,
+        world: &'a ExportWorld,
+        opts: &'a ExportOptions,
+    ) -> Result<Plan<'a>, ExportError> {
+        let steps = indices(ep, world, opts)?;
+        let (width, height) = frame_size(world, opts);
+        Ok(Plan {
+            ep,
+            world,
+            opts,
+            steps,
+            width,
+            height,
+        })
+    }
+
+    /// Draws the frames one after another into one canvas and hands each to `each`: the
+    /// one frame renderer of every format.
+    fn render(
+        &self,
+        mut each: impl FnMut(&Canvas) -> Result<(), ExportError>,
+    ) -> Result<(), ExportError> {
+        let mut canvas = Canvas::new(self.width, self.height);
+        let mut trail = Vec::new();
+        for i in self.steps.clone() {
+            let Some(s) = self.ep.step(i) else { break };
+            draw(&mut canvas, self.ep, self.world, self.opts, &s, &trail);
+            trail.push(s.position);
+            each(&canvas)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every frame of the export, fully drawn (what the GIF and the video show, one per step).
 pub fn frames(
     ep: &LiveEpisode,
     world: &ExportWorld,
     opts: &ExportOptions,
 ) -> Result<Vec<Canvas>, ExportError> {
-    let range = indices(ep, world, opts)?;
-    let (w, h) = frame_size(world, opts);
     let mut out = Vec::new();
-    let mut trail = Vec::new();
-    for i in range {
-        let Some(s) = ep.step(i) else { break };
-        let mut canvas = Canvas::new(w, h);
-        draw(&mut canvas, ep, world, opts, &s, &trail);
-        trail.push(s.position);
-        out.push(canvas);
-    }
-    Ok(out)
-}
-
-/// The smallest rectangle (x, y, w, h) where `a` and `b` differ, if they do.
-fn changed(a: &Canvas, b: &Canvas) -> Option<(u32, u32, u32, u32)> {
-    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
-    for y in 0..a.height {
-        let row = (y * a.width) as usize;
-        let (ra, rb) = (
-            &a.pixels[row..row + a.width as usize],
-            &b.pixels[row..row + a.width as usize],
-        );
-        if ra == rb {
-            continue;
-        }
-        let first = ra.iter().zip(rb).position(|(p, q)| p != q).unwrap_or(0) as u32;
-        let last = ra.iter().zip(rb).rposition(|(p, q)| p != q).unwrap_or(0) as u32;
-        x0 = x0.min(first);
-        x1 = x1.max(last);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    (x0 != u32::MAX).then(|| (x0, y0, x1 - x0 + 1, y1 - y0 + 1))
-}
-
-/// The episode (or `opts.steps` of it) as an animated GIF that loops.
-pub fn episode_gif(
-    ep: &LiveEpisode,
-    world: &ExportWorld,
-    opts: &ExportOptions,
-) -> Result<Vec<u8>, ExportError> {
-    let range = indices(ep, world, opts)?;
-    let (w, h) = frame_size(world, opts);
-    let palette: Vec<u8> = PALETTE.iter().flatten().copied().collect();
-    let mut out = Vec::new();
-    {
-        let mut enc = gif::Encoder::new(&mut out, w as u16, h as u16, &palette)
-            .map_err(ExportError::Encode)?;
-        enc.set_repeat(gif::Repeat::Infinite)
-            .map_err(ExportError::Encode)?;
-        let delay = (100.0 / opts.fps).round().max(2.0) as u16;
-        let mut prev: Option<Canvas> = None;
-        let mut trail = Vec::new();
-        let mut canvas = Canvas::new(w, h);
-        for i in range {
-            let Some(s) = ep.step(i) else { break };
-            draw(&mut canvas, ep, world, opts, &s, &trail);
-            trail.push(s.position);
-            let rect = match &prev {
-                None => Some((0, 0, w, h)),
-                Some(p) => changed(p, &canvas),
-            };
-            // An unchanged frame still needs its own delay: one pixel, same colour.
-            let (x, y, fw, fh) = rect.unwrap_or((0, 0, 1, 1));
-            let mut buffer = Vec::with_capacity((fw * fh) as usize);
-            for yy in y..y + fh {
-                let row = (yy * w + x) as usize;
-                buffer.extend_from_slice(&canvas.pixels[row..row + fw as usize]);
-            }
-            let frame = gif::Frame {
-                left: x as u16,
-                top: y as u16,
-                width: fw as u16,
-                height: fh as u16,
-                delay,
-                dispose: gif::DisposalMethod::Keep,
-                buffer: std::borrow::Cow::Owned(buffer),
-                ..gif::Frame::default()
-            };
-            enc.write_frame(&frame).map_err(ExportError::Encode)?;
-            match &mut prev {
-                Some(p) => p.pixels.copy_from_slice(&canvas.pixels),
-                None => prev = Some(canvas.clone()),
-            }
-        }
-    }
+    Plan::new(ep, world, opts)?.render(|c| {
+        out.push(c.clone());
+        Ok(())
+    })?;
     Ok(out)
 }

@@ -1,15 +1,16 @@
-//! `GET /api/runs/<run>/episodes/<id>.gif` (docs/usage.md#taking-an-episode-away): an
-//! episode of the ring or the recordings as an animated GIF. Query: `from`, `to` (1-based
-//! steps, inclusive) and `fps` (steps per second, default 5). Drawn and encoded on
-//! tokio's blocking pool, never on a runtime worker.
+//! `GET /api/runs/<run>/episodes/<id>.gif` and `.mp4` (docs/usage.md#taking-an-episode-away):
+//! an episode of the ring or the recordings as an animated GIF or an MP4 video (H.264).
+//! Query: `from`, `to` (1-based steps, inclusive) and `fps` (steps per second, default 5).
+//! Drawn and encoded on tokio's blocking pool, never on a runtime worker.
 
 use crate::hub::Hub;
 use crate::replay;
 use crate::runs::Runs;
 use std::collections::HashMap;
 use std::sync::Arc;
-use townlet_export::{ExportOptions, ExportWorld, episode_gif};
+use townlet_export::{ExportError, ExportOptions, ExportWorld, episode_gif, episode_mp4};
 use townlet_protocol::{ErrorCode, ProtocolError};
+use townlet_recording::LiveEpisode;
 use warp::http::StatusCode;
 use warp::reply::{self, Reply, Response};
 use warp::{Filter, Rejection};
@@ -51,22 +52,54 @@ fn world(hub: &Hub) -> ExportWorld {
     }
 }
 
-async fn gif(
+/// A file format the route serves: what the name ends in, its content type, its encoder.
+struct Format {
+    ext: &'static str,
+    content_type: &'static str,
+    encode: fn(&LiveEpisode, &ExportWorld, &ExportOptions) -> Result<Vec<u8>, ExportError>,
+}
+
+const FORMATS: [Format; 2] = [
+    Format {
+        ext: ".gif",
+        content_type: "image/gif",
+        encode: episode_gif,
+    },
+    Format {
+        ext: ".mp4",
+        content_type: "video/mp4",
+        encode: episode_mp4,
+    },
+];
+
+/// `<id>.gif` or `<id>.mp4`: the episode id and the format.
+fn parse_file(file: &str) -> Result<(u64, &'static Format), ProtocolError> {
+    FORMATS
+        .iter()
+        .find_map(|f| {
+            let id = file.strip_suffix(f.ext)?.parse().ok()?;
+            Some((id, f))
+        })
+        .ok_or_else(|| {
+            bad(format!(
+                "`{file}`: expected <episode id>.gif or <episode id>.mp4"
+            ))
+        })
+}
+
+async fn export(
     runs: Runs,
     run: String,
-    file: String,
+    file: &str,
     q: HashMap<String, String>,
-) -> Result<Vec<u8>, ProtocolError> {
+) -> Result<(Vec<u8>, &'static str), ProtocolError> {
     let hub = runs.hub(&run).ok_or_else(|| {
         ProtocolError::new(
             ErrorCode::UnknownRun,
             format!("no run `{run}` on this server"),
         )
     })?;
-    let id: u64 = file
-        .strip_suffix(".gif")
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad(format!("`{file}`: expected <episode id>.gif")))?;
+    let (id, format) = parse_file(file)?;
     let mut opts = options(&q)?;
     let episode = match hub.get(id) {
         Some(e) => Arc::clone(&e.episode),
@@ -86,10 +119,18 @@ async fn gif(
         opts.steps = Some(*r.start()..=end);
     }
     let world = world(&hub);
-    tokio::task::spawn_blocking(move || episode_gif(&episode, &world, &opts))
+    let encode = format.encode;
+    let bytes = tokio::task::spawn_blocking(move || encode(&episode, &world, &opts))
         .await
-        .map_err(|_| ProtocolError::new(ErrorCode::Internal, "the GIF export stopped"))?
-        .map_err(|e| bad(e.to_string()))
+        .map_err(|_| ProtocolError::new(ErrorCode::Internal, "the export stopped"))?
+        .map_err(|e| {
+            if e.is_request() {
+                bad(e.to_string())
+            } else {
+                ProtocolError::new(ErrorCode::Internal, crate::error::chain(&e))
+            }
+        })?;
+    Ok((bytes, format.content_type))
 }
 
 /// The route.
@@ -103,10 +144,10 @@ pub(crate) fn route(
             move |run: String, file: String, q: HashMap<String, String>| {
                 let runs = runs.clone();
                 async move {
-                    match gif(runs, run, file.clone(), q).await {
-                        Ok(bytes) => {
+                    match export(runs, run, &file, q).await {
+                        Ok((bytes, content_type)) => {
                             let name = format!("townlet-{file}");
-                            let r = reply::with_header(bytes, "content-type", "image/gif");
+                            let r = reply::with_header(bytes, "content-type", content_type);
                             reply::with_header(
                                 r,
                                 "content-disposition",

@@ -218,7 +218,7 @@ pub(crate) fn routes(
             },
         );
 
-    let gif_export = crate::export::route(runs.clone());
+    let episode_export = crate::export::route(runs.clone());
 
     let metrics = warp::path("metrics").and(warp::path::end()).map(move || {
         reply::with_header(
@@ -242,7 +242,7 @@ pub(crate) fn routes(
         .unify()
         .or(recording)
         .unify()
-        .or(gif_export)
+        .or(episode_export)
         .unify()
         .or(metrics)
         .unify();

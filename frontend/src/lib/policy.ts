@@ -96,7 +96,10 @@ export function probeStep(cursor: number, steps: number): number | null {
   return Math.min(cursor + 1, steps)
 }
 
-/** Where to download an episode as a GIF. */
-export function gifUrl(run: string, episode: number, fps: number): string {
-  return `/api/runs/${encodeURIComponent(run)}/episodes/${episode}.gif?fps=${fps}`
+/** The files an episode downloads as: an animated GIF or an MP4 video (H.264). */
+export type ExportFormat = 'gif' | 'mp4'
+
+/** Where to download an episode as a GIF or an MP4 video, at `fps` steps per second. */
+export function exportUrl(run: string, episode: number, format: ExportFormat, fps: number): string {
+  return `/api/runs/${encodeURIComponent(run)}/episodes/${episode}.${format}?fps=${fps}`
 }

@@ -1,12 +1,12 @@
 //! `townlet-bench` (run by `cargo xtask bench`, release): training throughput, streaming
-//! overhead and latency, live queue size, many viewers. Prints each figure with its
+//! overhead and latency, live queue size, many viewers, episode export (GIF, MP4). Prints each figure with its
 //! target; `--json FILE` keeps the numbers. See docs/benchmarks.md.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
-use townlet_bench::{lab, nats, presenter, probe, speed, streaming, training, viewers};
+use townlet_bench::{export, lab, nats, presenter, probe, speed, streaming, training, viewers};
 use townlet_config::DeviceKind;
 
 #[derive(Parser, Debug)]
@@ -116,6 +116,14 @@ enum What {
         followers: usize,
         #[arg(long, default_value_t = 200)]
         moves: usize,
+    },
+    /// Episode export: a walk of STEPS steps through the pack's world exported as an
+    /// animated GIF and as an MP4, each timed RUNS times.
+    Export {
+        #[arg(long, default_value_t = 500)]
+        steps: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// One throughput configuration in this process (used by `training`).
     #[command(hide = true)]
@@ -269,10 +277,14 @@ fn run(args: Args) -> Result<()> {
             presenter::print(&r);
             out.insert("presenter".into(), serde_json::to_value(r)?);
         }
+        What::Export { steps, runs } => {
+            out.insert("export".into(), bench_export(&pack, seed, steps, runs)?);
+        }
         What::All => {
             out.insert("training".into(), bench_training(&pack, seed, 150, 40)?);
             out.insert("streaming".into(), bench_streaming(&pack, seed, 5, 100)?);
             out.insert("viewers".into(), bench_viewers(&pack, seed, 500, 2, 150)?);
+            out.insert("export".into(), bench_export(&pack, seed, 500, 3)?);
         }
     }
     if let Some(p) = &args.json {
@@ -347,5 +359,17 @@ fn bench_viewers(
     townlet_runner::threads::set_compute_threads(1);
     let r = viewers::run(pack, clients, pairs, episodes, seed)?;
     viewers::print(&r);
+    Ok(serde_json::to_value(r)?)
+}
+
+fn bench_export(
+    pack: &std::path::Path,
+    seed: u64,
+    steps: usize,
+    runs: usize,
+) -> Result<serde_json::Value> {
+    println!("\n=== episode export: GIF and MP4 ({}) ===", pack.display());
+    let r = export::run(pack, steps, runs, seed)?;
+    export::print(&r);
     Ok(serde_json::to_value(r)?)
 }

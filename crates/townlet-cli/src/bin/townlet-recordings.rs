@@ -1,9 +1,9 @@
 //! `townlet-recordings`: list, show and export a run's recorded episodes.
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use townlet_cli::report;
 use townlet_recording::listing::{Export, write_list, write_show};
@@ -76,30 +76,34 @@ enum Command {
         source: Source,
     },
     /// The whole episode as JSON on stdout (non-finite numbers become null), or as an
-    /// animated GIF (`--gif FILE`).
+    /// animated GIF (`--gif FILE`) and / or an MP4 video (`--video FILE`).
+    #[command(group(ArgGroup::new("picture").args(["gif", "video"]).multiple(true)))]
     Export {
         /// Episode id.
         id: u64,
         #[command(flatten)]
         source: Source,
         /// JSON output.
-        #[arg(long, required_unless_present = "gif", conflicts_with = "gif")]
+        #[arg(long, required_unless_present = "picture", conflicts_with = "picture")]
         json: bool,
         /// Write to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
-        /// An animated GIF of the episode to FILE (the town, the agent, its meters and
+        /// An animated GIF of the episode to FILE.gif (the town, the agent, its meters and
         /// the action chosen, one frame per step).
         #[arg(long, value_name = "FILE")]
         gif: Option<PathBuf>,
-        /// First step of the GIF (1-based).
-        #[arg(long, requires = "gif")]
+        /// An MP4 video (H.264) of the episode to FILE.mp4: the GIF's frames, one per step.
+        #[arg(long, value_name = "FILE")]
+        video: Option<PathBuf>,
+        /// First step of the GIF / video (1-based).
+        #[arg(long, requires = "picture")]
         from: Option<u32>,
-        /// Last step of the GIF (inclusive).
-        #[arg(long, requires = "gif")]
+        /// Last step of the GIF / video (inclusive).
+        #[arg(long, requires = "picture")]
         to: Option<u32>,
-        /// Steps per second of the GIF (the viewer's 1x is 5).
-        #[arg(long, requires = "gif", default_value_t = 5.0)]
+        /// Steps per second of the GIF / video (the viewer's 1x is 5).
+        #[arg(long, requires = "picture", default_value_t = 5.0)]
         fps: f32,
     },
 }
@@ -164,17 +168,19 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
             json,
             output,
             gif,
+            video,
             from,
             to,
             fps,
         } => {
-            if let Some(path) = gif {
+            if gif.is_some() || video.is_some() {
                 let steps = (from.is_some() || to.is_some())
                     .then(|| from.unwrap_or(1)..=to.unwrap_or(u32::MAX));
-                return export_gif(&source, id, &path, steps, fps);
+                let files = Pictures { gif, video };
+                return export_pictures(&source, id, &files, steps, fps);
             }
             if !json {
-                bail!("choose --json or --gif FILE");
+                bail!("choose --json, --gif FILE or --video FILE");
             }
             let rm = load(&source, id)?;
             let export = Export::of(&rm).ok_or_else(|| anyhow!("episode {id} did not load"))?;
@@ -195,14 +201,60 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
-/// `export ID --gif FILE`: the world's names come from the run's config snapshot.
-fn export_gif(
+/// The files of `export ID --gif FILE --video FILE`.
+struct Pictures {
+    gif: Option<PathBuf>,
+    video: Option<PathBuf>,
+}
+
+type Encode = fn(
+    &townlet_recording::LiveEpisode,
+    &townlet_export::ExportWorld,
+    &townlet_export::ExportOptions,
+) -> Result<Vec<u8>, townlet_export::ExportError>;
+
+impl Pictures {
+    /// Each file with its flag, the extension it must have and its encoder.
+    fn each(&self) -> Vec<(&'static str, &Path, &'static str, Encode)> {
+        let gif = self.gif.as_deref().map(|p| {
+            let e: Encode = townlet_export::episode_gif;
+            ("--gif", p, "gif", e)
+        });
+        let video = self.video.as_deref().map(|p| {
+            let e: Encode = townlet_export::episode_mp4;
+            ("--video", p, "mp4", e)
+        });
+        gif.into_iter().chain(video).collect()
+    }
+}
+
+/// `export ID --gif FILE / --video FILE`: the world's names come from the run's config
+/// snapshot; the file names are checked before anything is loaded.
+fn export_pictures(
     source: &Source,
     id: u64,
-    path: &std::path::Path,
+    files: &Pictures,
     steps: Option<std::ops::RangeInclusive<u32>>,
     fps: f32,
 ) -> Result<()> {
+    for (flag, path, ext, _) in files.each() {
+        let ok = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case(ext));
+        if !ok {
+            let got = path.extension().map_or("no extension".into(), |e| {
+                format!(".{}", e.to_string_lossy())
+            });
+            bail!(
+                "{flag} {}: the file name must end in .{ext} (got {got}); {}",
+                path.display(),
+                match ext {
+                    "gif" => "the animation is written as a GIF",
+                    _ => "the video is written as MP4 (H.264)",
+                }
+            );
+        }
+    }
     let rm = load(source, id)?;
     let ep = rm
         .episode()
@@ -211,7 +263,7 @@ fn export_gif(
     let run_dir = db
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
+        .unwrap_or(Path::new("."));
     let pack_dir = townlet_inference::snapshot_pack(run_dir)?;
     let pack = townlet_config::load_pack(&pack_dir)
         .with_context(|| format!("loading the run's pack {}", pack_dir.display()))?;
@@ -223,19 +275,23 @@ fn export_gif(
     };
     // `--to` past the end means "to the end".
     let steps = steps.map(|r| *r.start()..=(*r.end()).min(ep.len() as u32));
+    let frames = steps.clone().map_or(ep.len(), |r| {
+        (r.end() + 1).saturating_sub(*r.start()) as usize
+    });
     let opts = townlet_export::ExportOptions {
         fps,
         steps,
         ..Default::default()
     };
-    let bytes = townlet_export::episode_gif(ep, &world, &opts)?;
-    std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!(
-        "wrote {} ({} frames, {} bytes)",
-        path.display(),
-        opts.steps
-            .map_or(ep.len(), |r| (r.end() + 1 - r.start()) as usize),
-        bytes.len()
-    );
+    for (_, path, _, encode) in files.each() {
+        let bytes = encode(ep, &world, &opts)?;
+        std::fs::write(path, &bytes)
+            .map_err(|e| anyhow!("could not write {}: {e}", path.display()))?;
+        eprintln!(
+            "wrote {} ({frames} frames, {} bytes)",
+            path.display(),
+            bytes.len()
+        );
+    }
     Ok(())
 }

@@ -184,19 +184,24 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn export_gif_draws_the_episode_or_a_step_range() {
-    let dir = tempfile::tempdir().unwrap();
-    make_run(dir.path());
-    // The run's pack, where the runner keeps it.
+/// A run with recordings and the pack snapshot where the runner keeps it (what `export
+/// --gif / --video` reads the world's names from).
+fn make_run_with_pack(dir: &Path) {
+    make_run(dir);
     let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
-    let snap = dir.path().join("config_snapshot");
+    let snap = dir.join("config_snapshot");
     copy_dir(&configs.join("L0_0_minimal"), &snap.join("L0_0_minimal"));
     std::fs::copy(
         configs.join("global_actions.yaml"),
         snap.join("global_actions.yaml"),
     )
     .unwrap();
+}
+
+#[test]
+fn export_gif_draws_the_episode_or_a_step_range() {
+    let dir = tempfile::tempdir().unwrap();
+    make_run_with_pack(dir.path());
     let run = dir.path().to_str().unwrap();
     let out = dir.path().join("e4.gif");
     let o = cli(&["export", "4", "--gif", out.to_str().unwrap(), "--run", run]);
@@ -241,4 +246,59 @@ fn export_gif_draws_the_episode_or_a_step_range() {
         Some(2),
         "--gif and --json exclude each other"
     );
+}
+
+#[test]
+fn export_video_writes_an_mp4_beside_or_instead_of_the_gif() {
+    let dir = tempfile::tempdir().unwrap();
+    make_run_with_pack(dir.path());
+    let run = dir.path().to_str().unwrap();
+    let (gif, mp4) = (dir.path().join("e4.gif"), dir.path().join("e4.mp4"));
+    let o = cli(&[
+        "export",
+        "4",
+        "--gif",
+        gif.to_str().unwrap(),
+        "--video",
+        mp4.to_str().unwrap(),
+        "--from",
+        "2",
+        "--fps",
+        "10",
+        "--run",
+        run,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert_eq!(err.matches("11 frames").count(), 2, "{err}");
+    assert!(std::fs::read(&gif).unwrap().starts_with(b"GIF89a"));
+    let video = std::fs::read(&mp4).unwrap();
+    assert_eq!(&video[4..8], b"ftyp", "an MP4");
+    // Exit 1 with one line on stderr that says all of `says`.
+    let fails = |video: &Path, says: &[&str]| {
+        let o = cli(&[
+            "export",
+            "4",
+            "--video",
+            video.to_str().unwrap(),
+            "--run",
+            run,
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = text(&o.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(says.iter().all(|s| err.contains(s)), "{err}");
+    };
+    // A file name the format does not fit: named, nothing written.
+    let webm = dir.path().join("e4.webm");
+    fails(&webm, &["e4.webm", "must end in .mp4"]);
+    assert!(!webm.exists());
+    // A folder that does not exist: the path named.
+    let nowhere = dir.path().join("no/such/folder/e4.mp4");
+    fails(&nowhere, &["could not write", "no/such/folder/e4.mp4"]);
+    // --video and --json exclude each other; --fps needs a picture.
+    let o = cli(&["export", "4", "--video", "x.mp4", "--json", "--run", run]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = cli(&["export", "4", "--json", "--fps", "10", "--run", run]);
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -1,53 +1,8 @@
 //! A recorded episode exports as an animated GIF: one frame per step, the agent drawn on
 //! its cell in the first and the last frame, step ranges and bad options.
 
-use townlet_export::{AGENT_RGB, ExportError, ExportOptions, ExportWorld, cell_centre};
-use townlet_recording::{AffordancePosition, LiveEpisode, RecordedStep};
-
-fn world() -> ExportWorld {
-    ExportWorld {
-        grid: 5,
-        meters: ["energy", "hygiene", "satiation", "money"]
-            .map(String::from)
-            .to_vec(),
-        actions: ["UP", "DOWN", "LEFT", "RIGHT", "INTERACT", "WAIT"]
-            .map(String::from)
-            .to_vec(),
-    }
-}
-
-/// A walk along the top row, then down the right edge: 9 steps.
-fn episode() -> LiveEpisode {
-    let mut ep = LiveEpisode {
-        episode_id: 42,
-        agent_id: 0,
-        metadata: Default::default(),
-        layout: vec![AffordancePosition {
-            name: "Bed".into(),
-            x: 2,
-            y: 2,
-        }],
-        start: Default::default(),
-        steps: Default::default(),
-        finished_at: 0,
-    };
-    let path: Vec<((i32, i32), u8)> = (1..5)
-        .map(|x| ((x, 0), 3))
-        .chain((1..5).map(|y| ((4, y), 1)))
-        .chain(std::iter::once(((4, 4), 5)))
-        .collect();
-    for (i, (pos, action)) in path.into_iter().enumerate() {
-        let s = RecordedStep {
-            step: i as u32 + 1,
-            position: pos,
-            meters: vec![1.0 - 0.1 * i as f32, 0.5, 0.3, 0.1],
-            action,
-            ..Default::default()
-        };
-        ep.steps.push(&s).expect("step fits");
-    }
-    ep
-}
+use crate::common::{agent_pixel, episode, rgb, world};
+use townlet_export::{AGENT_RGB, ExportError, ExportOptions};
 
 /// Every frame of a GIF, composed as a viewer shows it (RGB per pixel).
 fn decode(bytes: &[u8]) -> (u32, Vec<Vec<u8>>) {
@@ -70,18 +25,6 @@ fn decode(bytes: &[u8]) -> (u32, Vec<Vec<u8>>) {
         frames.push(screen.clone());
     }
     (w, frames)
-}
-
-fn rgb(frame: &[u8], w: u32, (x, y): (u32, u32)) -> [u8; 3] {
-    let o = ((y * w + x) * 3) as usize;
-    [frame[o], frame[o + 1], frame[o + 2]]
-}
-
-/// A pixel on the agent's disc but off the mark drawn on it: left of centre for a move
-/// right or down, below centre for WAIT's letter.
-fn agent_pixel(opts: &ExportOptions, pos: (i32, i32)) -> (u32, u32) {
-    let (cx, cy) = cell_centre(opts, pos.0, pos.1);
-    (cx - opts.cell / 4, cy + opts.cell / 5)
 }
 
 #[test]

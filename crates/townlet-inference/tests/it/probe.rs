@@ -261,7 +261,7 @@ async fn probes_over_the_websocket_and_bad_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_episode_downloads_as_a_gif() {
+async fn an_episode_downloads_as_a_gif_or_an_mp4() {
     let dir = tempfile::tempdir().unwrap();
     let (server, tx) = start_live(dir.path(), test_opts()).await;
     let mut ws = Inbox::new(connect(&server).await);
@@ -269,19 +269,35 @@ async fn an_episode_downloads_as_a_gif() {
     tx.offer(episode(4, 6, false));
     ws.recv_where(|v| v["type"] == "episode_summary" && v["episode_id"] == 4)
         .await;
-    let (status, body) = http_get(server.addr, "/api/runs/main/episodes/4.gif?fps=10").await;
-    assert_eq!(status, 200);
-    assert!(
-        body.starts_with("GIF89a"),
-        "{}",
-        &body[..body.len().min(40)]
-    );
-    let (status, _) = http_get(server.addr, "/api/runs/main/episodes/99.gif").await;
-    assert_eq!(status, 404);
-    let (status, _) = http_get(server.addr, "/api/runs/other/episodes/4.gif").await;
-    assert_eq!(status, 404);
-    let (status, body) = http_get(server.addr, "/api/runs/main/episodes/4.gif?fps=0").await;
+    for (file, content_type, magic) in [
+        ("4.gif?fps=10", "image/gif", "GIF89a"),
+        ("4.mp4?fps=10&from=2&to=99", "video/mp4", "ftyp"),
+    ] {
+        let path = format!("/api/runs/main/episodes/{file}");
+        let (status, head, body) = http_get_head(server.addr, &path).await;
+        assert_eq!(status, 200, "{file}: {head}");
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.contains(&format!("content-type: {content_type}")),
+            "{head}"
+        );
+        assert!(head.contains("attachment; filename=\"townlet-4."), "{head}");
+        let start: String = body.chars().take(8).collect();
+        assert!(start.contains(magic), "{file}: {start:?}");
+    }
+    for ext in ["gif", "mp4"] {
+        let (status, _) = http_get(server.addr, &format!("/api/runs/main/episodes/99.{ext}")).await;
+        assert_eq!(status, 404);
+        let (status, _) = http_get(server.addr, &format!("/api/runs/other/episodes/4.{ext}")).await;
+        assert_eq!(status, 404);
+        let path = format!("/api/runs/main/episodes/4.{ext}?fps=0");
+        let (status, body) = http_get(server.addr, &path).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("speed 0"), "{body}");
+    }
+    let (status, body) = http_get(server.addr, "/api/runs/main/episodes/4.webm").await;
     assert_eq!(status, 400, "{body}");
+    assert!(body.contains(".gif or <episode id>.mp4"), "{body}");
     server.stop().await;
 }
 
