@@ -3,8 +3,8 @@
 //!
 //! Probes run on one dedicated OS thread (burn on a one-thread compute pool of its own),
 //! never on the async runtime and never on the training thread, at a lower priority
-//! (nice 10) and at most a tenth of the time ([`PROBE_DUTY`]): a single probe is answered
-//! at once, probes back to back are spaced out so that training keeps its pace. A request is queued with
+//! (nice 10) and at most 4 % of the time ([`PROBE_DUTY`]): a single probe is answered at
+//! once, probes back to back are spaced out so that training keeps its pace. A request is queued with
 //! `try_send` (a full queue is a `not_available` answer) and answered through a oneshot;
 //! the thread keeps an LRU cache of answers per (run, network, episode, step, what-if).
 
@@ -33,8 +33,12 @@ pub const CACHE_ENTRIES: usize = 256;
 pub const PROBE_QUEUE_CAPACITY: usize = 64;
 /// The largest share of wall-clock time the probe thread computes
 /// (docs/decisions.md#probes-in-the-background): after a probe that took `t` it waits
-/// `t × (1 / duty − 1)` before computing the next one (cached answers never wait).
-pub const PROBE_DUTY: f64 = 0.1;
+/// `t × (1 / duty − 1)`, and at least [`PROBE_MIN_GAP`], before computing the next one
+/// (cached answers never wait).
+pub const PROBE_DUTY: f64 = 0.04;
+/// The shortest time between two computed probes: at most 100 a second for all viewers
+/// together (ten viewers dragging a what-if slider, each debounced).
+pub const PROBE_MIN_GAP: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Keeps a thread's computing to a share `duty` of wall-clock time: a single request is
 /// answered at once; requests back to back are spaced out.
@@ -61,9 +65,13 @@ impl Throttle {
         }
     }
 
-    /// `busy` was just spent computing: the next computation waits its share of rest.
+    /// `busy` was just spent computing: the next computation waits its share of rest
+    /// (at least [`PROBE_MIN_GAP`] from the start of this one).
     pub fn spent(&mut self, busy: std::time::Duration) {
-        self.free_at = Instant::now() + busy.mul_f64(self.rest_per_busy);
+        let rest = busy
+            .mul_f64(self.rest_per_busy)
+            .max(PROBE_MIN_GAP.saturating_sub(busy));
+        self.free_at = Instant::now() + rest;
     }
 }
 
