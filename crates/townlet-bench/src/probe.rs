@@ -143,8 +143,15 @@ fn prober(
     pack: Pack,
     snap: NetworkSnapshot,
     stop: Arc<AtomicBool>,
+    control: bool,
 ) -> std::thread::JoinHandle<Vec<f64>> {
     std::thread::spawn(move || {
+        if control {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return Vec::new();
+        }
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
         let work = || {
             // As the server's probe thread: in the background scheduling class.
@@ -193,6 +200,7 @@ pub fn run(
     pairs: usize,
     phase: Duration,
     seed: u64,
+    control: bool,
 ) -> anyhow::Result<ProbeFigures> {
     let pack = townlet_config::load_pack(pack_dir)?;
     let env = Env::new(&pack, 1, seed)?;
@@ -227,7 +235,7 @@ pub fn run(
         // Which side goes first alternates, so a drift in training speed cancels out.
         let with_probes = |lat: &mut Vec<f64>| {
             let halt = Arc::new(AtomicBool::new(false));
-            let probes = prober(pack.clone(), snap.clone(), Arc::clone(&halt));
+            let probes = prober(pack.clone(), snap.clone(), Arc::clone(&halt), control);
             let r = rate(phase);
             halt.store(true, Ordering::Relaxed);
             lat.extend(probes.join().unwrap_or_default());

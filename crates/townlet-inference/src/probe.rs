@@ -3,7 +3,7 @@
 //!
 //! Probes run on one dedicated OS thread (burn on a one-thread compute pool of its own),
 //! never on the async runtime and never on the training thread, at a lower priority
-//! (nice 10) and at most 4 % of the time ([`PROBE_DUTY`]): a single probe is answered at
+//! (nice 10) and at most 3 % of the time ([`PROBE_DUTY`]): a single probe is answered at
 //! once, probes back to back are spaced out so that training keeps its pace. A request is queued with
 //! `try_send` (a full queue is a `not_available` answer) and answered through a oneshot;
 //! the thread keeps an LRU cache of answers per (run, network, episode, step, what-if).
@@ -35,7 +35,7 @@ pub const PROBE_QUEUE_CAPACITY: usize = 64;
 /// (docs/decisions.md#probes-in-the-background): after a probe that took `t` it waits
 /// `t × (1 / duty − 1)`, and at least [`PROBE_MIN_GAP`], before computing the next one
 /// (cached answers never wait).
-pub const PROBE_DUTY: f64 = 0.04;
+pub const PROBE_DUTY: f64 = 0.03;
 /// The shortest time between two computed probes: at most 100 a second for all viewers
 /// together (ten viewers dragging a what-if slider, each debounced).
 pub const PROBE_MIN_GAP: std::time::Duration = std::time::Duration::from_millis(10);

@@ -75,6 +75,10 @@ enum What {
         /// Seconds per phase.
         #[arg(long, default_value_t = 10.0)]
         phase_s: f64,
+        /// A control run: the "with probes" phases run no probes (both sides are training
+        /// alone), so the slowdown it reports is the noise floor of this machine.
+        #[arg(long)]
+        control: bool,
     },
     /// The training-speed figures: L1 and L2 (recurrent) throughput with hand-written
     /// gradients against the autodiff path as interleaved pairs, and townlet-demo (streaming
@@ -213,13 +217,17 @@ fn run(args: Args) -> Result<()> {
                 bench_viewers(&pack, seed, clients, pairs, episodes)?,
             );
         }
-        What::Probe { pairs, phase_s } => {
+        What::Probe {
+            pairs,
+            phase_s,
+            control,
+        } => {
             townlet_runner::threads::set_compute_threads(1);
             let mut all = Vec::new();
             for name in ["L1_full_observability", "L2_partial_observability"] {
                 let dir = townlet_bench::workspace().join("configs").join(name);
                 println!("\n=== ask the agent: {name} ===");
-                let r = probe::run(&dir, pairs, Duration::from_secs_f64(phase_s), seed)?;
+                let r = probe::run(&dir, pairs, Duration::from_secs_f64(phase_s), seed, control)?;
                 probe::print(&r);
                 all.push(r);
             }
