@@ -64,6 +64,6 @@ pub use device::TrainDevice;
 pub use drqn::RecurrentLearner;
 pub use learner::{DqnLearner, Learner, LearnerNet, LearnerSettings, UpdateStats};
 pub use overrides::TrainingOverrides;
-pub use probe::NetworkSnapshot;
+pub use probe::{Memory, NetworkSnapshot};
 pub use recurrent::{ObsSlices, RecurrentQNetwork};
 pub use sequence::{EpisodeRecord, SequenceBuffer};

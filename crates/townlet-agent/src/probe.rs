@@ -87,6 +87,37 @@ impl NetworkSnapshot {
     /// state (as the agent did from the start of the episode), then gives every row that
     /// same state — so what differs between rows is only the current observation.
     pub fn probe(&self, history: &[f32], batch: &[f32]) -> Vec<f32> {
+        let memory = self.memory(history);
+        self.probe_from(memory.as_ref(), batch)
+    }
+
+    /// The recurrent network's memory after running `history` (`[T, obs_dim]` flat) from
+    /// a zero state; `None` for the MLP or an empty history. Keep it to probe the same
+    /// step many times (what-if questions change only the current observation).
+    pub fn memory(&self, history: &[f32]) -> Option<Memory> {
+        let SnapshotNet::Recurrent(net) = &self.net else {
+            return None;
+        };
+        let d = self.obs_dim.max(1);
+        let t = history.len() / d;
+        if t == 0 {
+            return None;
+        }
+        let h = Tensor::<3>::from_data(
+            TensorData::new(history[..t * d].to_vec(), [1, t, d]),
+            &self.device,
+        );
+        let state = net.forward(h, None).1;
+        let read = |x: Tensor<2>| x.into_data().try_to_vec::<f32>().unwrap_or_default();
+        Some(Memory {
+            cell: read(state.cell),
+            hidden: read(state.hidden),
+        })
+    }
+
+    /// [`NetworkSnapshot::probe`] from a memory made by [`NetworkSnapshot::memory`] (the
+    /// same numbers as running the history again).
+    pub fn probe_from(&self, memory: Option<&Memory>, batch: &[f32]) -> Vec<f32> {
         let d = self.obs_dim;
         let rows = batch.len() / d.max(1);
         if rows == 0 {
@@ -101,22 +132,18 @@ impl NetworkSnapshot {
                 net.forward(x).into_data()
             }
             SnapshotNet::Recurrent(net) => {
-                let t = history.len() / d;
-                let state = if t == 0 {
-                    None
-                } else {
-                    let h = Tensor::<3>::from_data(
-                        TensorData::new(history[..t * d].to_vec(), [1, t, d]),
-                        &self.device,
-                    );
-                    Some(net.forward(h, None).1)
-                };
-                let state = state.map(|s| {
-                    LstmState::new(
-                        s.cell.expand([rows, LSTM_HIDDEN]),
-                        s.hidden.expand([rows, LSTM_HIDDEN]),
-                    )
-                });
+                let state = memory
+                    .filter(|m| m.cell.len() == LSTM_HIDDEN && m.hidden.len() == LSTM_HIDDEN)
+                    .map(|m| {
+                        let t = |v: &[f32]| {
+                            Tensor::<2>::from_data(
+                                TensorData::new(v.to_vec(), [1, LSTM_HIDDEN]),
+                                &self.device,
+                            )
+                            .expand([rows, LSTM_HIDDEN])
+                        };
+                        LstmState::new(t(&m.cell), t(&m.hidden))
+                    });
                 let x = Tensor::<3>::from_data(
                     TensorData::new(batch[..rows * d].to_vec(), [rows, 1, d]),
                     &self.device,
@@ -127,6 +154,13 @@ impl NetworkSnapshot {
         q.try_to_vec::<f32>()
             .unwrap_or_else(|_| vec![0.0; rows * self.action_dim])
     }
+}
+
+/// A recurrent network's memory (LSTM cell and hidden state) at one step of an episode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Memory {
+    cell: Vec<f32>,
+    hidden: Vec<f32>,
 }
 
 /// Snapshots cross threads (training → server); this fails to compile if they cannot.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use townlet_agent::{DqnAgent, NetworkSnapshot};
 use townlet_config::{DeviceKind, Overrides, Pack};
 use townlet_env::Env;
-use townlet_inference::{Question, probe_episode};
+use townlet_inference::{Memories, Question, probe_episode};
 use townlet_protocol::{ProbeNetwork, Source};
 use townlet_recording::{AffordancePosition, LiveEpisode, RecordedStep, StartState, StepColumns};
 use townlet_runner::{DemoRunner, RunnerOptions};
@@ -178,7 +178,16 @@ fn prober(
                     time_of_day: None,
                 };
                 let t = Instant::now();
-                let r = probe_episode(&env, &snap, network.clone(), "bench", &ep, &q);
+                // No kept memories: every probe pays the full replay (the worst case).
+                let r = probe_episode(
+                    &env,
+                    &snap,
+                    network.clone(),
+                    "bench",
+                    &ep,
+                    &q,
+                    &mut Memories::default(),
+                );
                 throttle.spent(t.elapsed());
                 out.push(t.elapsed().as_secs_f64() * 1000.0);
                 if r.is_err() {

@@ -45,7 +45,7 @@ pub use error::ServerError;
 pub use live::{LIVE_QUEUE_CAPACITY, LiveCounters, LiveSender, LiveSource};
 pub use options::{DEFAULT_PORT, ServerOptions, bind};
 pub use probe::{
-    PROBE_DUTY, Question, Throttle, observation_parts, probe_episode, run_in_background,
+    Memories, PROBE_DUTY, Question, Throttle, observation_parts, probe_episode, run_in_background,
     state_before,
 };
 pub use runs::{MAX_RUN_ID_LEN, Runs, SPARKLINE_POINTS, ServedRun, valid_run_id};

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
-use townlet_agent::NetworkSnapshot;
+use townlet_agent::{Memory, NetworkSnapshot};
 use townlet_config::Pack;
 use townlet_env::{Env, ProbeState, SpatialKind};
 use townlet_protocol::{
@@ -291,8 +291,15 @@ fn start_worker() -> Option<flume::Sender<Job>> {
                 }
                 let mut cache: VecDeque<(Key, Arc<ProbeResult>)> = VecDeque::new();
                 let mut throttle = Throttle::new(PROBE_DUTY);
+                let mut memories = Memories::default();
                 while let Ok(job) = rx.recv() {
-                    let answer = answer(&job.target, &job.request, &mut cache, &mut throttle);
+                    let answer = answer(
+                        &job.target,
+                        &job.request,
+                        &mut cache,
+                        &mut throttle,
+                        &mut memories,
+                    );
                     let _ = job.reply.send(answer);
                 }
             };
@@ -420,6 +427,7 @@ fn answer(
     req: &Request,
     cache: &mut VecDeque<(Key, Arc<ProbeResult>)>,
     throttle: &mut Throttle,
+    memories: &mut Memories,
 ) -> Reply {
     let ep = &req.entry.episode;
     let len = ep.len();
@@ -482,7 +490,15 @@ fn answer(
     };
     throttle.wait();
     let started = Instant::now();
-    let result = probe_episode(&target.env, &snap, network, &req.run_id, ep, &question);
+    let result = probe_episode(
+        &target.env,
+        &snap,
+        network,
+        &req.run_id,
+        ep,
+        &question,
+        memories,
+    );
     throttle.spent(started.elapsed());
     let mut result = result?;
     result.compute_ms = (started.elapsed().as_secs_f64() * 1000.0).max(1e-3) as f32;
@@ -503,10 +519,25 @@ pub struct Question {
     pub time_of_day: Option<u8>,
 }
 
+/// Recurrent memories kept by the probe thread, so that what-if questions about one step
+/// skip replaying the episode (the newest [`KEEP_MEMORIES`]).
+#[derive(Debug, Default)]
+pub struct Memories {
+    kept: VecDeque<(MemoryKey, Arc<Memory>)>,
+}
+
+/// Which memory: the network (its address and episode), the episode (id, finished_at)
+/// and the step.
+type MemoryKey = (usize, u64, u64, u64, u32);
+
+/// Recurrent memories kept by the probe thread.
+pub const KEEP_MEMORIES: usize = 16;
+
 /// Answers `q` about episode `ep` with network `snap` on `env`'s pack (the episode's
 /// layout is set on a copy): the Q-values on every cell, the masks and the observation at
 /// the agent's cell. `network` describes `snap` in the answer. The probe thread's work,
-/// public for tests and benchmarks.
+/// public for tests and benchmarks. Recurrent memories are reused from (and added to)
+/// `memories`; `&mut Memories::default()` keeps none.
 pub fn probe_episode(
     env: &Env,
     snap: &NetworkSnapshot,
@@ -514,6 +545,7 @@ pub fn probe_episode(
     run_id: &str,
     ep: &LiveEpisode,
     q: &Question,
+    memories: &mut Memories,
 ) -> Result<ProbeResult, ProtocolError> {
     let req = q;
     let len = ep.len();
@@ -569,22 +601,45 @@ pub fn probe_episode(
     let (obs, _) = env
         .observe_state(&state)
         .map_err(|e| invalid(e.to_string()))?;
-    let mut history = Vec::new();
-    if snap.is_recurrent() {
-        history.reserve((req.step as usize - 1) * env.obs_dim());
-        for k in 1..req.step {
-            let s = state_before(ep, &env, k)
-                .ok_or_else(|| invalid(format!("probe step {k} is not in the episode")))?;
-            let (o, _) = env
-                .observe_state(&s)
-                .map_err(|e| internal("a recorded state does not fit the pack", &e))?;
-            history.extend_from_slice(&o);
+    // The recurrent memory at this step: kept, or rebuilt by replaying the episode's
+    // observations before it through the network.
+    let memory = if snap.is_recurrent() && req.step > 1 {
+        let key = (
+            snap as *const NetworkSnapshot as usize,
+            snap.after_episode,
+            ep.episode_id,
+            ep.finished_at,
+            req.step,
+        );
+        match memories.kept.iter().find(|(k, _)| *k == key) {
+            Some((_, m)) => Some(Arc::clone(m)),
+            None => {
+                let mut history = Vec::with_capacity((req.step as usize - 1) * env.obs_dim());
+                for k in 1..req.step {
+                    let s = state_before(ep, &env, k)
+                        .ok_or_else(|| invalid(format!("probe step {k} is not in the episode")))?;
+                    let (o, _) = env
+                        .observe_state(&s)
+                        .map_err(|e| internal("a recorded state does not fit the pack", &e))?;
+                    history.extend_from_slice(&o);
+                }
+                let m = snap.memory(&history).map(Arc::new);
+                if let Some(m) = &m {
+                    memories.kept.push_back((key, Arc::clone(m)));
+                    while memories.kept.len() > KEEP_MEMORIES {
+                        memories.kept.pop_front();
+                    }
+                }
+                m
+            }
         }
-    }
+    } else {
+        None
+    };
     let batch = env
         .probe_batch(&state)
         .map_err(|e| invalid(e.to_string()))?;
-    let q = snap.probe(&history, &batch.obs);
+    let q = snap.probe_from(memory.as_deref(), &batch.obs);
     let a = env.action_dim();
     let cells = batch.cells.len();
     let q_values: Vec<Vec<f32>> = (0..cells)

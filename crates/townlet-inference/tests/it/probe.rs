@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use townlet_agent::{DqnAgent, NetworkSnapshot};
 use townlet_config::{DeviceKind, Overrides};
 use townlet_env::Env;
-use townlet_inference::{LiveSource, Question, probe_episode};
+use townlet_inference::{LiveSource, Memories, Question, probe_episode};
 use townlet_protocol::{ProbeNetwork, Source};
 use townlet_recording::LiveEpisode;
 use townlet_runner::{DemoRunner, RunnerOptions};
@@ -92,13 +92,16 @@ fn check_exact(pack: &str, recurrent: bool) {
     assert_eq!(snaps[0].is_recurrent(), recurrent);
     let ep = eps.iter().find(|e| e.episode_id == 1).expect("episode 1");
     let env = Env::new(&pack, 1, pack.training.seed).unwrap();
+    let ask = |q: &Question, memories: &mut Memories| {
+        probe_episode(&env, &snaps[0], network(&snaps[0]), "main", ep, q, memories).unwrap()
+    };
     let mut worst = 0.0f32;
     for k in 1..=ep.len() as u32 {
         let q = Question {
             step: k,
             ..Question::default()
         };
-        let r = probe_episode(&env, &snaps[0], network(&snaps[0]), "main", ep, &q).unwrap();
+        let r = ask(&q, &mut Memories::default());
         let [x, y] = r.state.position;
         let cell = (y as u32 * r.grid.width + x as u32) as usize;
         let stored = ep.step(k as usize - 1).unwrap().q_values.unwrap();
@@ -113,6 +116,22 @@ fn check_exact(pack: &str, recurrent: bool) {
         assert_eq!(r.q_values.len(), (r.grid.width * r.grid.height) as usize);
     }
     assert!(worst < 1e-4, "probe vs stored Q-values: max diff {worst}");
+    // A kept recurrent memory answers exactly as replaying the episode again, also for a
+    // what-if of the same step (which reuses it).
+    let mut memories = Memories::default();
+    let last = ep.len() as u32;
+    for meters in [None, Some(vec![0.2; env.num_meters()])] {
+        let q = Question {
+            step: last,
+            meters,
+            ..Question::default()
+        };
+        let fresh = ask(&q, &mut Memories::default());
+        for _ in 0..2 {
+            let kept = ask(&q, &mut memories);
+            assert_eq!(kept.q_values, fresh.q_values, "step {last}, kept memory");
+        }
+    }
 }
 
 #[test]
