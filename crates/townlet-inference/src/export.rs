@@ -21,21 +21,11 @@ fn bad(message: String) -> ProtocolError {
 
 /// The export options of a query.
 fn options(q: &HashMap<String, String>) -> Result<ExportOptions, ProtocolError> {
-    fn num<T: std::str::FromStr>(
-        q: &HashMap<String, String>,
-        key: &str,
-    ) -> Result<Option<T>, ProtocolError> {
-        q.get(key)
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| bad(format!("{key}: not a number: {v:?}")))
-            })
-            .transpose()
-    }
-    let from: Option<u32> = num(q, "from")?;
-    let to: Option<u32> = num(q, "to")?;
+    use crate::http::query_num;
+    let from: Option<u32> = query_num(q, "from")?;
+    let to: Option<u32> = query_num(q, "to")?;
     let mut opts = ExportOptions::default();
-    if let Some(fps) = num::<f32>(q, "fps")? {
+    if let Some(fps) = query_num::<f32>(q, "fps")? {
         opts.fps = fps;
     }
     if from.is_some() || to.is_some() {

@@ -290,24 +290,26 @@ Build it once, then reload this page:</p>
 </body></html>
 ";
 
+/// Query parameter `key` as a number, if given (`invalid_value` naming it when not one).
+pub(crate) fn query_num<T: std::str::FromStr>(
+    q: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<T>, ProtocolError> {
+    q.get(key)
+        .map(|v| {
+            v.parse().map_err(|_| {
+                ProtocolError::new(
+                    ErrorCode::InvalidValue,
+                    format!("{key}: not a number: {v:?}"),
+                )
+            })
+        })
+        .transpose()
+}
+
 fn recording_filters(
     q: &HashMap<String, String>,
 ) -> Result<proto::RecordingFilters, ProtocolError> {
-    fn num<T: std::str::FromStr>(
-        q: &HashMap<String, String>,
-        key: &str,
-    ) -> Result<Option<T>, ProtocolError> {
-        q.get(key)
-            .map(|v| {
-                v.parse().map_err(|_| {
-                    ProtocolError::new(
-                        ErrorCode::InvalidValue,
-                        format!("{key}: not a number: {v:?}"),
-                    )
-                })
-            })
-            .transpose()
-    }
     let end_reason = match q.get("end_reason") {
         None => None,
         Some(v) => Some(
@@ -319,8 +321,8 @@ fn recording_filters(
             })?,
         ),
     };
-    let min_reward: Option<f64> = num(q, "min_reward")?;
-    let max_reward: Option<f64> = num(q, "max_reward")?;
+    let min_reward: Option<f64> = query_num(q, "min_reward")?;
+    let max_reward: Option<f64> = query_num(q, "max_reward")?;
     if min_reward.is_some_and(|r| !r.is_finite()) || max_reward.is_some_and(|r| !r.is_finite()) {
         return Err(ProtocolError::new(
             ErrorCode::InvalidValue,
@@ -328,12 +330,12 @@ fn recording_filters(
         ));
     }
     let filters = proto::RecordingFilters {
-        stage: num(q, "stage")?,
+        stage: query_num(q, "stage")?,
         reason: q.get("reason").cloned(),
         end_reason,
         min_reward,
         max_reward,
-        limit: num(q, "limit")?,
+        limit: query_num(q, "limit")?,
     };
     filters.validate()?;
     Ok(filters)
