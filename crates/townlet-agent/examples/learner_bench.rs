@@ -23,10 +23,6 @@ use burn::prelude::*;
 
 const ACTIONS: usize = 8;
 
-fn settings() -> LearnerSettings {
-    settings_with(GradientMode::Manual)
-}
-
 fn settings_with(gradients: GradientMode) -> LearnerSettings {
     LearnerSettings {
         gamma: 0.99,
@@ -39,14 +35,14 @@ fn settings_with(gradients: GradientMode) -> LearnerSettings {
     }
 }
 
-fn learner() -> RecurrentLearner {
+fn learner(gradients: GradientMode) -> RecurrentLearner {
     let base = Device::flex();
     let ad = base.clone().autodiff();
     base.seed(1);
     let s = ObsSlices::new(5, 8, 14);
     let d = s.dim;
     let net = RecurrentQNetwork::new(&s, ACTIONS, &ad);
-    RecurrentLearner::new(net, settings(), 1e-8, d, ACTIONS, base, ad)
+    RecurrentLearner::new(net, settings_with(gradients), 1e-8, d, ACTIONS, base, ad)
 }
 
 /// The L1 learner (93 inputs) and a full 10,000-transition buffer of random data.
@@ -141,14 +137,33 @@ fn main() {
         black_box(dq.q_values(black_box(&o)));
     });
 
-    let mut l = learner();
     let d = ObsSlices::new(5, 8, 14).dim;
     let buf = buffer(d);
-    let mut rng = stream(3, STREAM_REPLAY);
     let mut batch = SeqBatch::default();
-    time("recurrent_update_b16_l8", 5, 100, || {
+    // The sequence update, autodiff and hand-written alternately, three rounds each.
+    for round in 1..=3 {
+        for (name, g) in [
+            ("autodiff", GradientMode::Autodiff),
+            ("manual", GradientMode::Manual),
+        ] {
+            let mut l = learner(g);
+            let mut rng = stream(3, STREAM_REPLAY);
+            time(
+                &format!("recurrent_update_b16_l8 {name} #{round}"),
+                5,
+                60,
+                || {
+                    buf.sample_into(16, 0, 0.1, &mut rng, &mut batch);
+                    black_box(l.update(&batch));
+                },
+            );
+        }
+    }
+    let mut l = learner(GradientMode::Manual);
+    let mut rng = stream(3, STREAM_REPLAY);
+    time("recurrent_gradients_b16_l8 manual only", 5, 60, || {
         buf.sample_into(16, 0, 0.1, &mut rng, &mut batch);
-        black_box(l.update(&batch));
+        black_box(townlet_agent::manual_rnn::seq_gradients(&l, &batch).stats);
     });
     time("recurrent_update_b16_l8_burn_in_4", 5, 50, || {
         buf.sample_into(16, 4, 0.1, &mut rng, &mut batch);

@@ -6,7 +6,7 @@
 //! gradient-free burn-in; the online and the target pass each carry their own state through
 //! all `L + 1` observations, and step `t` bootstraps from the target output at `t + 1`.
 
-use crate::learner::{Learner, LearnerNet, TdTerms};
+use crate::learner::{Learner, LearnerNet, TdTerms, UpdateStats};
 use crate::recurrent::{RecurrentQNetwork, STATE_LEN, state_from_flat, state_to_flat};
 use crate::sequence::SeqBatch;
 use burn::nn::LstmState;
@@ -34,7 +34,7 @@ impl Learner<RecurrentQNetwork> {
 
     /// Gradient-free burn-in on the plain device: step `net` through the right-aligned
     /// burn-in slots, keeping each window's state unchanged on its padding slots.
-    fn burn_in(
+    pub(crate) fn burn_in(
         &self,
         net: &RecurrentQNetwork,
         batch: &SeqBatch,
@@ -112,5 +112,11 @@ impl LearnerNet for RecurrentQNetwork {
             reward: &batch.reward,
             terminal: &batch.terminal,
         }
+    }
+
+    const MANUAL: bool = true;
+
+    fn manual_update(l: &mut Learner<Self>, batch: &SeqBatch) -> Option<UpdateStats> {
+        Some(crate::manual_rnn::seq_update(l, batch))
     }
 }

@@ -9,7 +9,6 @@
 //! of the actions taken and the bootstrap values; that is [`LearnerNet::td_terms`].
 
 use crate::flat_adam::FlatAdam;
-use crate::manual::Shape;
 use crate::qnet::SimpleQNetwork;
 use crate::replay::Batch;
 use burn::module::{ModuleVisitor, Param};
@@ -36,7 +35,7 @@ pub struct LearnerSettings {
     pub loss: LossKind,
     pub huber_delta: f32,
     pub double_dqn: bool,
-    /// Hand-written gradients where the net has them ([`LearnerNet::MANUAL_SHAPE`]),
+    /// Hand-written gradients where the net has them ([`LearnerNet::MANUAL`]),
     /// otherwise autodiff.
     pub gradients: GradientMode,
 }
@@ -56,12 +55,12 @@ pub trait LearnerNet: Module + Sized {
     /// terminal flags.
     fn td_terms<'b>(learner: &Learner<Self>, batch: &'b Self::Batch) -> TdTerms<'b>;
 
-    /// The layer shape for hand-written gradients (docs/training.md#hand-written-gradients);
-    /// `None`: this net trains with autodiff only.
-    const MANUAL_SHAPE: Option<&'static Shape> = None;
+    /// Whether this net has hand-written gradients
+    /// (docs/training.md#hand-written-gradients); `false`: it trains with autodiff only.
+    const MANUAL: bool = false;
 
-    /// One update with hand-written gradients; only called when [`Self::MANUAL_SHAPE`] is
-    /// `Some` and the settings ask for it.
+    /// One update with hand-written gradients; only called when [`Self::MANUAL`] is true
+    /// and the settings ask for it.
     fn manual_update(_learner: &mut Learner<Self>, _batch: &Self::Batch) -> Option<UpdateStats> {
         None
     }
@@ -105,7 +104,7 @@ impl<N: LearnerNet> Learner<N> {
         base: Device,
         ad: Device,
     ) -> Self {
-        let manual = settings.gradients == GradientMode::Manual && N::MANUAL_SHAPE.is_some();
+        let manual = settings.gradients == GradientMode::Manual && N::MANUAL;
         let online = if manual { online.valid() } else { online };
         Self {
             target: online.valid(),
@@ -229,7 +228,7 @@ impl LearnerNet for SimpleQNetwork {
         }
     }
 
-    const MANUAL_SHAPE: Option<&'static Shape> = Some(crate::manual::Q_SHAPE);
+    const MANUAL: bool = true;
 
     fn manual_update(l: &mut Learner<Self>, batch: &Batch) -> Option<UpdateStats> {
         Some(crate::manual::dqn_update(l, batch))

@@ -47,6 +47,7 @@ pub mod flat_adam;
 pub mod intrinsic;
 pub mod learner;
 pub mod manual;
+pub mod manual_rnn;
 pub mod overrides;
 pub mod probe;
 pub mod qnet;

@@ -332,11 +332,24 @@ pub fn dqn_gradients(l: &Learner<SimpleQNetwork>, batch: &Batch) -> DqnGradients
 /// fused Adam step over the flat parameter buffer; the acting snapshot follows.
 pub(crate) fn dqn_update(l: &mut Learner<SimpleQNetwork>, batch: &Batch) -> UpdateStats {
     let DqnGradients {
-        params: parts,
+        params,
         grads,
         slots,
-        mut stats,
+        stats,
     } = dqn_gradients(l, batch);
+    apply_flat(l, params, grads, &slots, stats)
+}
+
+/// The end of every hand-written update: the global norm of `grads` (into
+/// `stats.grad_norm`), clipping, one fused Adam step over the flat buffer of `params`, and
+/// the stepped parameters written back into the online net and the acting snapshot.
+pub(crate) fn apply_flat<N: Module + Clone>(
+    l: &mut Learner<N>,
+    params: Vec<Tensor<1>>,
+    grads: Vec<Tensor<1>>,
+    slots: &[Slot],
+    mut stats: UpdateStats,
+) -> UpdateStats {
     let grad = Tensor::cat(grads, 0);
     let norm = f64::from(grad.clone().square().sum().into_scalar::<f32>()).sqrt() as f32;
     let max = l.settings.max_grad_norm;
@@ -347,13 +360,13 @@ pub(crate) fn dqn_update(l: &mut Learner<SimpleQNetwork>, batch: &Batch) -> Upda
     };
     stats.grad_norm = norm;
     let lr = l.settings.lr;
-    let params = Tensor::cat(parts, 0);
+    let params = Tensor::cat(params, 0);
     let Some(adam) = l.flat.as_mut() else {
         return stats;
     };
     let params = adam.step(lr, params, grad);
     let online = std::mem::replace(&mut l.online, l.policy.clone());
-    l.online = with_flat_parameters(online, params, &slots);
+    l.online = with_flat_parameters(online, params, slots);
     l.policy = l.online.clone();
     stats
 }

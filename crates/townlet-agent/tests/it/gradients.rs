@@ -11,11 +11,14 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use townlet_agent::agent::INIT_LOCK;
 use townlet_agent::flat_adam::FlatAdam;
-use townlet_agent::learner::{DqnLearner, LearnerNet, LearnerSettings, new_adam};
+use townlet_agent::learner::{DqnLearner, Learner, LearnerNet, LearnerSettings, new_adam};
 use townlet_agent::manual;
+use townlet_agent::manual_rnn;
 use townlet_agent::qnet::SimpleQNetwork;
+use townlet_agent::recurrent::{ObsSlices, RecurrentQNetwork, STATE_LEN};
 use townlet_agent::replay::Batch;
 use townlet_agent::rnd::RndNet;
+use townlet_agent::sequence::SeqBatch;
 use townlet_agent::{Checkpoint, DqnAgent};
 use townlet_config::{DeviceKind, GradientMode, LossKind, Pack, load_pack};
 use townlet_env::Env;
@@ -130,8 +133,12 @@ fn assert_close(what: &str, got: &[Vec<f32>], want: &[Vec<f32>]) {
 }
 
 /// burn's autodiff gradients of the DQN loss for `batch`.
-fn autodiff_gradients(l: &DqnLearner, batch: &Batch, s: &LearnerSettings) -> Vec<Vec<f32>> {
-    let t = <SimpleQNetwork as LearnerNet>::td_terms(l, batch);
+fn autodiff_gradients<N: LearnerNet>(
+    l: &Learner<N>,
+    batch: &N::Batch,
+    s: &LearnerSettings,
+) -> Vec<Vec<f32>> {
+    let t = N::td_terms(l, batch);
     let base = Device::flex();
     let shape = t.q_sa.dims();
     let r = Tensor::<2>::from_data(TensorData::new(t.reward.to_vec(), shape), &base);
@@ -171,6 +178,94 @@ fn hand_written_q_gradients_match_autodiff() {
                 .collect();
             assert_close(&what, &got, &want);
         }
+    }
+}
+
+/// The L2 layout (5×5 window, 8 meters, 14 affordances) with 6 actions.
+const RA: usize = 6;
+
+/// A recurrent net with every parameter from `seed`, as [`net`] does for the MLP.
+fn rnn(seed: u64, device: &Device) -> RecurrentQNetwork {
+    let _g = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let base = Device::flex();
+    let slices = ObsSlices::new(5, 8, 14);
+    let n = RecurrentQNetwork::new(&slices, RA, &base);
+    let slots = manual::parameters(&n).1;
+    let total: usize = slots.iter().map(|s| s.len).sum();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut values = random(&mut rng, total, 0.2);
+    // LayerNorm gammas (vision, head, head 2) around 1.
+    for k in [6, 32, 36] {
+        let s = &slots[k];
+        for v in &mut values[s.offset..s.offset + s.len] {
+            *v += 1.0;
+        }
+    }
+    let flat = Tensor::<1>::from_data(TensorData::new(values, [total]), &base);
+    let n = manual::with_flat_parameters(n, flat, &slots);
+    let bytes = n.into_record().into_bytes().expect("record");
+    RecurrentQNetwork::new(&slices, RA, device)
+        .load_record(ModuleRecord::from_bytes(bytes).expect("record reads back"))
+}
+
+fn rnn_learner(s: LearnerSettings, seed: u64) -> Learner<RecurrentQNetwork> {
+    let base = Device::flex();
+    let ad = base.clone().autodiff();
+    let d = ObsSlices::new(5, 8, 14).dim;
+    let mut l = Learner::new(rnn(seed, &ad), s, 1e-8, d, RA, base, ad);
+    l.set_target(rnn(seed + 100, &Device::flex()));
+    l
+}
+
+/// Windows of random observations (the window cells 0/1 as the env draws them), random
+/// start states, a burn-in of up to 2 steps and some terminal steps.
+fn seq_batch(seed: u64, b: usize, len: usize) -> SeqBatch {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let d = ObsSlices::new(5, 8, 14).dim;
+    let obs: Vec<f32> = (0..b * (len + 1) * d)
+        .map(|i| {
+            if i % d < 25 {
+                f32::from(u8::from(rng.random::<f32>() < 0.3))
+            } else {
+                rng.random::<f32>()
+            }
+        })
+        .collect();
+    let burn = 2;
+    SeqBatch {
+        batch: b,
+        seq_len: len,
+        burn,
+        burn_obs: random(&mut rng, b * burn * d, 1.0),
+        burn_mask: (0..b * burn)
+            .map(|i| f32::from(u8::from(i % 3 != 0)))
+            .collect(),
+        start_state: random(&mut rng, b * STATE_LEN, 1.0),
+        obs,
+        action: (0..b * len)
+            .map(|_| rng.random_range(0..RA as i64))
+            .collect(),
+        reward: random(&mut rng, b * len, 4.0),
+        terminal: (0..b * len)
+            .map(|i| f32::from(u8::from(i % 7 == 6)))
+            .collect(),
+        windows: vec![(0, 0); b],
+    }
+}
+
+#[test]
+fn hand_written_recurrent_gradients_match_autodiff() {
+    for (loss, ddqn, seed) in [(LossKind::Mse, false, 1), (LossKind::Huber, true, 2)] {
+        let what = format!("recurrent {loss:?}, double {ddqn}, seed {seed}");
+        let auto = rnn_learner(settings(loss, ddqn, GradientMode::Autodiff), seed);
+        let hand = rnn_learner(settings(loss, ddqn, GradientMode::Manual), seed);
+        assert!(hand.is_manual() && !auto.is_manual());
+        let b = seq_batch(seed + 10, 5, 4);
+        let want = autodiff_gradients(&auto, &b, auto.settings());
+        let g = manual_rnn::seq_gradients(&hand, &b);
+        assert_eq!(g.grads.len(), manual_rnn::PARAM_TENSORS);
+        let got: Vec<Vec<f32>> = g.grads.into_iter().map(to_vec).collect();
+        assert_close(&what, &got, &want);
     }
 }
 

@@ -1,0 +1,583 @@
+//! Hand-written gradients for the recurrent net (docs/training.md#hand-written-gradients):
+//! the sequence update of [`RecurrentQNetwork`] written out with burn tensor operations on
+//! the plain device, no autodiff graph.
+//!
+//! What makes it fast is the shape of the work, not a different net:
+//! * the rows of a batch are **time-major** (`t · B + b`), so one time step is one
+//!   contiguous block of rows;
+//! * the four gates are **one matmul**: the gate weights are laid side by side
+//!   (`[240, 1024]` for the input, `[256, 1024]` for the hidden state, gate order i, f, o, g
+//!   as burn visits them), and the input projections of **all steps** are one matmul before
+//!   the recurrence, which leaves one `[B, 256] × [256, 1024]` product per step;
+//! * the backward pass keeps the pre-activation gradients of every step and turns them
+//!   into the weight gradients with **one matmul each** over all steps;
+//! * the online pass stops at step `L − 1` when nothing reads its last output (plain DQN).
+//!
+//! Every parameter keeps burn's own layout, so checkpoints, the fused Adam's record and the
+//! acting path (burn's modules) are unchanged.
+
+use burn::prelude::*;
+use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward, linear};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+
+use crate::learner::{Learner, UpdateStats};
+use crate::manual::{self, LN_EPS, Slot, parameters};
+use crate::recurrent::{LSTM_HIDDEN, ObsSlices, RecurrentQNetwork};
+use crate::sequence::SeqBatch;
+
+/// Number of parameter tensors of [`RecurrentQNetwork`] in visit order.
+pub const PARAM_TENSORS: usize = 40;
+const H: usize = LSTM_HIDDEN;
+const GATES: usize = 4 * LSTM_HIDDEN;
+
+/// A Linear layer's weight `[in, out]` and bias.
+#[derive(Clone)]
+struct Lin {
+    w: Tensor<2>,
+    b: Tensor<1>,
+}
+
+/// The recurrent net's parameters as the hand-written passes use them.
+#[derive(Clone)]
+pub struct RnnParams {
+    conv1: (Tensor<4>, Tensor<1>),
+    conv2: (Tensor<4>, Tensor<1>),
+    vision: Lin,
+    vision_norm: (Tensor<1>, Tensor<1>),
+    /// position, meters, affordance, temporal.
+    encoders: [Lin; 4],
+    /// `[240, 1024]`, the four gates' input weights side by side (i, f, o, g).
+    w_ih: Tensor<2>,
+    /// `[256, 1024]`, the hidden weights likewise.
+    w_hh: Tensor<2>,
+    /// `[1024]`, input plus hidden bias of each gate.
+    b_gates: Tensor<1>,
+    head_norm: (Tensor<1>, Tensor<1>),
+    head_fc: Lin,
+    head_norm2: (Tensor<1>, Tensor<1>),
+    out: Lin,
+    slices: ObsSlices,
+}
+
+fn conv_options() -> ConvOptions<2> {
+    ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
+}
+
+fn conv_transpose_options() -> ConvTransposeOptions<2> {
+    ConvTransposeOptions::new([1, 1], [1, 1], [0, 0], [1, 1], 1)
+}
+
+impl RnnParams {
+    /// From the flattened parameters in visit order ([`parameters`]).
+    pub fn new(parts: &[Tensor<1>], slots: &[Slot], slices: &ObsSlices) -> Self {
+        assert_eq!(parts.len(), PARAM_TENSORS, "recurrent net parameter count");
+        let t2 = |i: usize| {
+            let s = &slots[i].shape;
+            parts[i].clone().reshape([s[0], s[1]])
+        };
+        let t4 = |i: usize| {
+            let s = &slots[i].shape;
+            parts[i].clone().reshape([s[0], s[1], s[2], s[3]])
+        };
+        let t1 = |i: usize| parts[i].clone();
+        let lin = |i: usize| Lin {
+            w: t2(i),
+            b: t1(i + 1),
+        };
+        // LSTM: gate k at 16 + 4k: input weight, input bias, hidden weight, hidden bias.
+        let gate = |k: usize| 16 + 4 * k;
+        let w_ih = Tensor::cat((0..4).map(|k| t2(gate(k))).collect(), 1);
+        let w_hh = Tensor::cat((0..4).map(|k| t2(gate(k) + 2)).collect(), 1);
+        let b_gates = Tensor::cat(
+            (0..4).map(|k| t1(gate(k) + 1) + t1(gate(k) + 3)).collect(),
+            0,
+        );
+        Self {
+            conv1: (t4(0), t1(1)),
+            conv2: (t4(2), t1(3)),
+            vision: lin(4),
+            vision_norm: (t1(6), t1(7)),
+            encoders: [lin(8), lin(10), lin(12), lin(14)],
+            w_ih,
+            w_hh,
+            b_gates,
+            head_norm: (t1(32), t1(33)),
+            head_fc: lin(34),
+            head_norm2: (t1(36), t1(37)),
+            out: lin(38),
+            slices: slices.clone(),
+        }
+    }
+
+    /// The parameters of `net` (plain or autodiff tensors as they are).
+    pub fn of(net: &RecurrentQNetwork) -> Self {
+        let (parts, slots) = parameters(net);
+        Self::new(&parts, &slots, net.slices())
+    }
+}
+
+/// What the backward pass needs from the encoder.
+struct EncCache {
+    window: Tensor<4>,
+    a1: Tensor<4>,
+    a2: Tensor<4>,
+    vision_in: Tensor<2>,
+    vision_norm: (Tensor<2>, Tensor<2>),
+    vision_out: Tensor<2>,
+    /// Input and output (after ReLU) of each small encoder.
+    small: Vec<(Tensor<2>, Tensor<2>)>,
+    /// The LSTM input, `[N, 240]`.
+    x: Tensor<2>,
+}
+
+/// One LSTM step's activations.
+struct StepCache {
+    /// `[B, 768]`: sigmoid of the i, f, o pre-activations.
+    sig: Tensor<2>,
+    /// `[B, 256]`: tanh of the g pre-activation.
+    g: Tensor<2>,
+    c_prev: Tensor<2>,
+    /// `tanh(c_t)`.
+    tc: Tensor<2>,
+}
+
+/// Everything the backward pass needs from one forward pass.
+pub struct SeqCache {
+    enc: EncCache,
+    steps: Vec<StepCache>,
+    /// `[T·B, 256]`: the hidden state before each step (`h_{t−1}`).
+    h_prev: Tensor<2>,
+    head_in_norm: (Tensor<2>, Tensor<2>),
+    head_y0: Tensor<2>,
+    head_norm2: (Tensor<2>, Tensor<2>),
+    head_a: Tensor<2>,
+    batch: usize,
+}
+
+fn normalise(z: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let mean = z.clone().mean_dim(1);
+    let centred = z - mean;
+    let var = centred.clone().square().mean_dim(1);
+    let rstd = var.add_scalar(LN_EPS).sqrt().recip();
+    (centred * rstd.clone(), rstd)
+}
+
+fn affine(xhat: Tensor<2>, (gamma, beta): &(Tensor<1>, Tensor<1>)) -> Tensor<2> {
+    xhat * gamma.clone().unsqueeze_dim::<2>(0) + beta.clone().unsqueeze_dim::<2>(0)
+}
+
+/// LayerNorm backward: `(d_input, d_gamma, d_beta)`.
+fn norm_backward(
+    d: Tensor<2>,
+    (xhat, rstd): (Tensor<2>, Tensor<2>),
+    gamma: &Tensor<1>,
+) -> (Tensor<2>, Tensor<1>, Tensor<1>) {
+    let n = gamma.dims()[0];
+    let d_gamma = (d.clone() * xhat.clone()).sum_dim(0).reshape([n]);
+    let d_beta = d.clone().sum_dim(0).reshape([n]);
+    let dxhat = d * gamma.clone().unsqueeze_dim::<2>(0);
+    let m1 = dxhat.clone().mean_dim(1);
+    let m2 = (dxhat.clone() * xhat.clone()).mean_dim(1);
+    ((dxhat - m1 - xhat * m2) * rstd, d_gamma, d_beta)
+}
+
+fn relu_mask<const D: usize>(d: Tensor<D>, out: &Tensor<D>) -> Tensor<D> {
+    d.mask_fill(out.clone().lower_equal_elem(0.0), 0.0)
+}
+
+/// `(dW, db, dx)` of a Linear layer; `dx` only when `want_dx`.
+fn linear_backward(
+    d: Tensor<2>,
+    input: Tensor<2>,
+    w: &Tensor<2>,
+    want_dx: bool,
+) -> (Tensor<1>, Tensor<1>, Option<Tensor<2>>) {
+    let [i, o] = w.dims();
+    let dw = input.transpose().matmul(d.clone()).reshape([i * o]);
+    let db = d.clone().sum_dim(0).reshape([o]);
+    let dx = want_dx.then(|| d.matmul(w.clone().transpose()));
+    (dw, db, dx)
+}
+
+/// The encoder on `[N, D]` observations → the LSTM input `[N, 240]` and its cache.
+fn encode(p: &RnnParams, obs: Tensor<2>) -> EncCache {
+    let s = &p.slices;
+    let n = obs.dims()[0];
+    let window = obs
+        .clone()
+        .slice(s![.., s.window.clone()])
+        .reshape([n, 1, s.side, s.side]);
+    let a1 = relu(conv2d(
+        window.clone(),
+        p.conv1.0.clone(),
+        Some(p.conv1.1.clone()),
+        conv_options(),
+    ));
+    let a2 = relu(conv2d(
+        a1.clone(),
+        p.conv2.0.clone(),
+        Some(p.conv2.1.clone()),
+        conv_options(),
+    ));
+    let channels = p.conv2.0.dims()[0];
+    let vision_in = a2.clone().reshape([n, channels * s.side * s.side]);
+    let z = linear(
+        vision_in.clone(),
+        p.vision.w.clone(),
+        Some(p.vision.b.clone()),
+    );
+    let (xhat, rstd) = normalise(z);
+    let vision_out = relu(affine(xhat.clone(), &p.vision_norm));
+    let ranges = [
+        s.position.clone(),
+        s.meters.clone(),
+        s.affordance.clone(),
+        s.temporal.clone(),
+    ];
+    let small: Vec<(Tensor<2>, Tensor<2>)> = ranges
+        .into_iter()
+        .zip(&p.encoders)
+        .map(|(r, l)| {
+            let input = obs.clone().slice(s![.., r]);
+            let out = relu(linear(input.clone(), l.w.clone(), Some(l.b.clone())));
+            (input, out)
+        })
+        .collect();
+    let mut parts = vec![vision_out.clone()];
+    parts.extend(small.iter().map(|(_, o)| o.clone()));
+    let x = Tensor::cat(parts, 1);
+    EncCache {
+        window,
+        a1,
+        a2,
+        vision_in,
+        vision_norm: (xhat, rstd),
+        vision_out,
+        small,
+        x,
+    }
+}
+
+/// Forward over `steps` time steps of `batch` windows: `obs` is `[steps · B, D]`
+/// time-major, `(cell, hidden)` the start state `[B, 256]` each. Returns the Q-values
+/// `[steps · B, A]` (time-major) and, when `keep`, what the backward pass needs.
+pub fn forward(
+    p: &RnnParams,
+    obs: Tensor<2>,
+    batch: usize,
+    start: (Tensor<2>, Tensor<2>),
+    keep: bool,
+) -> (Tensor<2>, Option<SeqCache>) {
+    let n = obs.dims()[0];
+    let steps = n / batch.max(1);
+    let enc = encode(p, obs);
+    let xp = linear(enc.x.clone(), p.w_ih.clone(), Some(p.b_gates.clone()));
+    let (mut c, mut h) = start;
+    let mut hs = Vec::with_capacity(steps);
+    let mut h_prevs = Vec::with_capacity(steps);
+    let mut caches = Vec::with_capacity(if keep { steps } else { 0 });
+    for t in 0..steps {
+        let rows = t * batch..(t + 1) * batch;
+        let gates = xp.clone().slice(s![rows, ..]) + h.clone().matmul(p.w_hh.clone());
+        let sig = sigmoid(gates.clone().slice(s![.., 0..3 * H]));
+        let g = gates.slice(s![.., 3 * H..GATES]).tanh();
+        let i = sig.clone().slice(s![.., 0..H]);
+        let f = sig.clone().slice(s![.., H..2 * H]);
+        let o = sig.clone().slice(s![.., 2 * H..3 * H]);
+        let c_new = f * c.clone() + i * g.clone();
+        let tc = c_new.clone().tanh();
+        let h_new = o * tc.clone();
+        if keep {
+            h_prevs.push(h);
+            caches.push(StepCache {
+                sig,
+                g,
+                c_prev: c,
+                tc,
+            });
+        }
+        hs.push(h_new.clone());
+        c = c_new;
+        h = h_new;
+    }
+    let hidden = Tensor::cat(hs, 0);
+    let (xhat0, rstd0) = normalise(hidden);
+    let y0 = affine(xhat0.clone(), &p.head_norm);
+    let z1 = linear(y0.clone(), p.head_fc.w.clone(), Some(p.head_fc.b.clone()));
+    let (xhat1, rstd1) = normalise(z1);
+    let a = relu(affine(xhat1.clone(), &p.head_norm2));
+    let q = linear(a.clone(), p.out.w.clone(), Some(p.out.b.clone()));
+    let cache = keep.then(|| SeqCache {
+        enc,
+        steps: caches,
+        h_prev: Tensor::cat(h_prevs, 0),
+        head_in_norm: (xhat0, rstd0),
+        head_y0: y0,
+        head_norm2: (xhat1, rstd1),
+        head_a: a,
+        batch,
+    });
+    (q, cache)
+}
+
+/// Backward from `dq` (`[T·B, A]`, the loss gradient of the Q-values): the gradient of
+/// every parameter, flattened, in burn's visit order (the start state is not trained).
+pub fn backward(p: &RnnParams, cache: SeqCache, dq: Tensor<2>) -> Vec<Tensor<1>> {
+    let SeqCache {
+        enc,
+        steps,
+        h_prev,
+        head_in_norm,
+        head_y0,
+        head_norm2,
+        head_a,
+        batch,
+    } = cache;
+    // Head.
+    let (d_out_w, d_out_b, da) = linear_backward(dq, head_a.clone(), &p.out.w, true);
+    let d = relu_mask(da.expect("dx"), &head_a);
+    let (d, d_n2_g, d_n2_b) = norm_backward(d, head_norm2, &p.head_norm2.0);
+    let (d_fc_w, d_fc_b, dy0) = linear_backward(d, head_y0, &p.head_fc.w, true);
+    let (dh_all, d_n0_g, d_n0_b) = norm_backward(dy0.expect("dx"), head_in_norm, &p.head_norm.0);
+
+    // LSTM, last step first.
+    let t_len = steps.len();
+    let mut d_gates: Vec<Tensor<2>> = Vec::with_capacity(t_len);
+    let mut dh_next: Option<Tensor<2>> = None;
+    let mut dc_next: Option<Tensor<2>> = None;
+    let w_hh_t = p.w_hh.clone().transpose();
+    for (t, st) in steps.into_iter().enumerate().rev() {
+        let rows = t * batch..(t + 1) * batch;
+        let mut dh = dh_all.clone().slice(s![rows, ..]);
+        if let Some(x) = dh_next.take() {
+            dh = dh + x;
+        }
+        let i = st.sig.clone().slice(s![.., 0..H]);
+        let f = st.sig.clone().slice(s![.., H..2 * H]);
+        let o = st.sig.clone().slice(s![.., 2 * H..3 * H]);
+        // h = o · tanh(c): dc += dh · o · (1 − tanh²c)
+        let mut dc = dh.clone() * o * st.tc.clone().square().neg().add_scalar(1.0);
+        if let Some(x) = dc_next.take() {
+            dc = dc + x;
+        }
+        // Gradients at the gate outputs, side by side as the gates are: i, f, o, g.
+        let d_act = Tensor::cat(
+            vec![
+                dc.clone() * st.g.clone(),
+                dc.clone() * st.c_prev,
+                dh * st.tc,
+                dc.clone() * i,
+            ],
+            1,
+        );
+        dc_next = Some(dc * f);
+        // Through the activations: σ' = σ(1 − σ), tanh' = 1 − tanh².
+        let sig_prime = st.sig.clone() * st.sig.neg().add_scalar(1.0);
+        let tanh_prime = st.g.square().neg().add_scalar(1.0);
+        let dg = d_act * Tensor::cat(vec![sig_prime, tanh_prime], 1);
+        if t > 0 {
+            dh_next = Some(dg.clone().matmul(w_hh_t.clone()));
+        }
+        d_gates.push(dg);
+    }
+    d_gates.reverse();
+    let dg = Tensor::cat(d_gates, 0);
+    let [d_in, _] = p.w_ih.dims();
+    let d_w_ih = enc.x.clone().transpose().matmul(dg.clone());
+    let d_w_hh = h_prev.transpose().matmul(dg.clone());
+    let d_b = dg.clone().sum_dim(0).reshape([GATES]);
+    let dx = dg.matmul(p.w_ih.clone().transpose());
+
+    // Encoders: split the LSTM input's gradient.
+    let vision_width = enc.vision_out.dims()[1];
+    let mut at = vision_width;
+    let dv = dx.clone().slice(s![.., 0..vision_width]);
+    let mut small_grads = Vec::with_capacity(8);
+    for ((input, out), l) in enc.small.into_iter().zip(&p.encoders) {
+        let w = out.dims()[1];
+        let d = relu_mask(dx.clone().slice(s![.., at..at + w]), &out);
+        at += w;
+        let (dw, db, _) = linear_backward(d, input, &l.w, false);
+        small_grads.push(dw);
+        small_grads.push(db);
+    }
+    let d = relu_mask(dv, &enc.vision_out);
+    let (d, d_vn_g, d_vn_b) = norm_backward(d, enc.vision_norm, &p.vision_norm.0);
+    let (d_vis_w, d_vis_b, d_a2) = linear_backward(d, enc.vision_in, &p.vision.w, true);
+    let d_a2 = d_a2.expect("dx").reshape(enc.a2.dims());
+    let d_z2 = relu_mask(d_a2, &enc.a2);
+    let d_c2_w = conv2d_weight_backward(
+        enc.a1.clone(),
+        p.conv2.0.clone(),
+        d_z2.clone(),
+        conv_options(),
+    );
+    let d_c2_b = conv_bias_grad(d_z2.clone());
+    let d_a1 = conv_transpose2d(d_z2, p.conv2.0.clone(), None, conv_transpose_options());
+    let d_z1 = relu_mask(d_a1, &enc.a1);
+    let d_c1_w =
+        conv2d_weight_backward(enc.window, p.conv1.0.clone(), d_z1.clone(), conv_options());
+    let d_c1_b = conv_bias_grad(d_z1);
+
+    let flat4 = |t: Tensor<4>| {
+        let n: usize = t.dims().iter().product();
+        t.reshape([n])
+    };
+    let mut grads = vec![
+        flat4(d_c1_w),
+        d_c1_b,
+        flat4(d_c2_w),
+        d_c2_b,
+        d_vis_w,
+        d_vis_b,
+        d_vn_g,
+        d_vn_b,
+    ];
+    grads.extend(small_grads);
+    for k in 0..4 {
+        let cols = k * H..(k + 1) * H;
+        let db = d_b.clone().slice(s![cols.clone()]);
+        grads.push(
+            d_w_ih
+                .clone()
+                .slice(s![.., cols.clone()])
+                .reshape([d_in * H]),
+        );
+        grads.push(db.clone());
+        grads.push(d_w_hh.clone().slice(s![.., cols]).reshape([H * H]));
+        grads.push(db);
+    }
+    grads.extend([
+        d_n0_g, d_n0_b, d_fc_w, d_fc_b, d_n2_g, d_n2_b, d_out_w, d_out_b,
+    ]);
+    grads
+}
+
+/// `[C]`: the sum of a conv output's gradient over batch and positions.
+fn conv_bias_grad(d: Tensor<4>) -> Tensor<1> {
+    let [n, c, h, w] = d.dims();
+    d.swap_dims(0, 1)
+        .reshape([c, n * h * w])
+        .sum_dim(1)
+        .reshape([c])
+}
+
+/// `[B, L + 1, D]` batch-major rows → `[(L + 1) · B, D]` time-major.
+fn time_major(src: &[f32], b: usize, t: usize, d: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(src.len());
+    for k in 0..t {
+        for i in 0..b {
+            let at = (i * t + k) * d;
+            out.extend_from_slice(&src[at..at + d]);
+        }
+    }
+    out
+}
+
+fn read(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap_or_default()
+}
+
+/// The parameters and hand-written loss gradients of one sequence batch.
+pub struct SeqGradients {
+    pub params: Vec<Tensor<1>>,
+    pub grads: Vec<Tensor<1>>,
+    pub slots: Vec<Slot>,
+    pub stats: UpdateStats,
+}
+
+/// The loss gradients of the recurrent online net for one batch of windows — the
+/// hand-written counterpart of the autodiff update, exposed for the gradient tests.
+pub fn seq_gradients(l: &Learner<RecurrentQNetwork>, batch: &SeqBatch) -> SeqGradients {
+    let (b, len, d, a) = (batch.batch, batch.seq_len, l.obs_dim, l.action_dim);
+    let start = crate::recurrent::state_from_flat(batch.start_state.clone(), b, &l.base);
+    let online_start = l.burn_in(&l.policy, batch, start.clone());
+    let target_start = l.burn_in(&l.target, batch, start);
+    let obs = Tensor::<2>::from_data(
+        TensorData::new(time_major(&batch.obs, b, len + 1, d), [(len + 1) * b, d]),
+        &l.base,
+    );
+    let double = l.settings.double_dqn;
+    // The online pass needs step L only for double DQN's greedy action.
+    let online_steps = if double { len + 1 } else { len };
+    let (parts, slots) = parameters(&l.online);
+    let p = RnnParams::new(&parts, &slots, l.online.slices());
+    let (q, cache) = forward(
+        &p,
+        obs.clone().slice(s![0..online_steps * b, ..]),
+        b,
+        (online_start.cell, online_start.hidden),
+        true,
+    );
+    let q = read(q);
+    let target = RnnParams::of(&l.target);
+    let (q_t, _) = forward(
+        &target,
+        obs,
+        b,
+        (target_start.cell, target_start.hidden),
+        false,
+    );
+    let q_t = read(q_t);
+    // Row t·B + i is window i's step t; the batch's arrays are `[B, L]`.
+    let rows = len * b;
+    let mut actions = Vec::with_capacity(rows);
+    let mut reward = Vec::with_capacity(rows);
+    let mut terminal = Vec::with_capacity(rows);
+    let mut v_next = Vec::with_capacity(rows);
+    for t in 0..len {
+        for i in 0..b {
+            let k = i * len + t;
+            actions.push(batch.action[k]);
+            reward.push(batch.reward[k]);
+            terminal.push(batch.terminal[k]);
+            let next = (t + 1) * b + i;
+            let target_row = &q_t[next * a..(next + 1) * a];
+            v_next.push(if double {
+                target_row[argmax(&q[next * a..(next + 1) * a])]
+            } else {
+                target_row.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+            });
+        }
+    }
+    let (mut dq, stats) = manual::td_gradient(
+        &l.settings,
+        &q[..rows * a],
+        &actions,
+        &v_next,
+        &reward,
+        &terminal,
+    );
+    dq.resize(online_steps * b * a, 0.0);
+    let dq = Tensor::<2>::from_data(TensorData::new(dq, [online_steps * b, a]), &l.base);
+    let grads = backward(&p, cache.expect("kept"), dq);
+    SeqGradients {
+        params: parts,
+        grads,
+        slots,
+        stats,
+    }
+}
+
+/// First maximum (burn's `argmax` on ties).
+fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (j, &x) in row.iter().enumerate() {
+        if x > row[best] {
+            best = j;
+        }
+    }
+    best
+}
+
+/// One sequence update with hand-written gradients, global-norm clipping and the fused Adam.
+pub(crate) fn seq_update(l: &mut Learner<RecurrentQNetwork>, batch: &SeqBatch) -> UpdateStats {
+    let SeqGradients {
+        params,
+        grads,
+        slots,
+        stats,
+    } = seq_gradients(l, batch);
+    manual::apply_flat(l, params, grads, &slots, stats)
+}
