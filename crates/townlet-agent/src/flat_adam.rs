@@ -76,16 +76,15 @@ impl FlatAdam {
         let bc2_sqrt = (1.0 - BETA_2.powi(t)).sqrt();
         let factor = bc2_sqrt / (1.0 - BETA_1.powi(t));
         let eps = self.epsilon * bc2_sqrt;
-        let n = total.div_ceil(CHUNK);
-        let (mut ms, mut vs, mut out) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let mut old = old.map(|(m, v)| (m.into_iter(), v.into_iter()));
-        for r in pieces(total) {
+        let ranges: Vec<_> = pieces(total).collect();
+        let olds: Vec<Option<(Tensor<1>, Tensor<1>)>> = match old {
+            Some((m, v)) => m.into_iter().zip(v).map(Some).collect(),
+            None => vec![None; ranges.len()],
+        };
+        let work: Vec<_> = ranges.into_iter().zip(olds).collect();
+        let piece = |(r, old): (std::ops::Range<usize>, Option<(Tensor<1>, Tensor<1>)>)| {
             let g = grad.clone().slice(s![r.clone()]);
-            let (m, v) = match old.as_mut().and_then(|(m, v)| Some((m.next()?, v.next()?))) {
+            let (m, v) = match old {
                 Some((m, v)) => (
                     m.mul_scalar(BETA_1).add(g.clone().mul_scalar(1.0 - BETA_1)),
                     v.mul_scalar(BETA_2)
@@ -100,7 +99,23 @@ impl FlatAdam {
                 .clone()
                 .mul_scalar(factor)
                 .div(v.clone().sqrt().add_scalar(eps));
-            out.push(params.clone().slice(s![r]) - update.mul_scalar(lr));
+            (params.clone().slice(s![r]) - update.mul_scalar(lr), m, v)
+        };
+        let run = |w: Vec<_>| w.into_iter().map(piece).collect::<Vec<_>>();
+        // The pieces are independent: two halves side by side when the compute pool has two
+        // threads (a large net); the result is the same either way.
+        let mut done = if work.len() >= 4 {
+            let mut first = work;
+            let second = first.split_off(first.len() / 2);
+            let (mut a, b) = rayon::join(|| run(first), || run(second));
+            a.extend(b);
+            a
+        } else {
+            run(work)
+        };
+        let (mut ms, mut vs, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        for (p, m, v) in done.drain(..) {
+            out.push(p);
             ms.push(m);
             vs.push(v);
         }

@@ -340,6 +340,24 @@ pub(crate) fn dqn_update(l: &mut Learner<SimpleQNetwork>, batch: &Batch) -> Upda
     apply_flat(l, params, grads, &slots, stats)
 }
 
+/// The L2 norm of a flat gradient. A large buffer is summed in two halves side by side
+/// (`rayon::join`), always cut at the same place, so the value does not depend on the
+/// thread count.
+fn global_norm(grad: &Tensor<1>) -> f32 {
+    let n = grad.dims()[0];
+    let sq = |t: Tensor<1>| f64::from(t.square().sum().into_scalar::<f32>());
+    let total = if n >= 4 * crate::flat_adam::CHUNK {
+        let (a, b) = rayon::join(
+            || sq(grad.clone().slice(s![0..n / 2])),
+            || sq(grad.clone().slice(s![n / 2..n])),
+        );
+        a + b
+    } else {
+        sq(grad.clone())
+    };
+    total.sqrt() as f32
+}
+
 /// The end of every hand-written update: the global norm of `grads` (into
 /// `stats.grad_norm`), clipping, one fused Adam step over the flat buffer of `params`, and
 /// the stepped parameters written back into the online net and the acting snapshot.
@@ -351,7 +369,7 @@ pub(crate) fn apply_flat<N: Module + Clone>(
     mut stats: UpdateStats,
 ) -> UpdateStats {
     let grad = Tensor::cat(grads, 0);
-    let norm = f64::from(grad.clone().square().sum().into_scalar::<f32>()).sqrt() as f32;
+    let norm = global_norm(&grad);
     let max = l.settings.max_grad_norm;
     let grad = if norm > max {
         grad.mul_scalar(max / (norm + 1e-6))

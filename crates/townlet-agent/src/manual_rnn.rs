@@ -18,8 +18,7 @@
 
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
-use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward, linear};
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::module::linear;
 
 use crate::learner::{Learner, UpdateStats};
 use crate::manual::{self, LN_EPS, Slot, parameters};
@@ -41,8 +40,12 @@ struct Lin {
 /// The recurrent net's parameters as the hand-written passes use them.
 #[derive(Clone)]
 pub struct RnnParams {
-    conv1: (Tensor<4>, Tensor<1>),
-    conv2: (Tensor<4>, Tensor<1>),
+    /// conv1 as a matrix over 3×3 patches, `[9, 16]` (row: kernel position).
+    conv1: Lin,
+    /// conv2 likewise, `[9 · 16, 32]` (row: kernel position, then input channel).
+    conv2: Lin,
+    /// vision_fc with its rows in position-major order (`p · 32 + c`, burn's is `c · 25 + p`)
+    /// to read the channels-last conv output as it lies.
     vision: Lin,
     vision_norm: (Tensor<1>, Tensor<1>),
     /// position, meters, affordance, temporal.
@@ -60,12 +63,98 @@ pub struct RnnParams {
     slices: ObsSlices,
 }
 
-fn conv_options() -> ConvOptions<2> {
-    ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
+fn conv_dims(slot: &Slot) -> [usize; 4] {
+    [slot.shape[0], slot.shape[1], slot.shape[2], slot.shape[3]]
 }
 
-fn conv_transpose_options() -> ConvTransposeOptions<2> {
-    ConvTransposeOptions::new([1, 1], [1, 1], [0, 0], [1, 1], 1)
+/// The 3×3, stride 1, padding 1 convolutions as matrix products over gathered patches
+/// ("im2col"), channels last: a layer's activations are `[N · cells, C]`, row `n · cells
+/// + p` for cell `p = y · side + x`.
+struct Patches {
+    side: usize,
+}
+
+impl Patches {
+    const K: usize = 9;
+
+    fn cells(&self) -> usize {
+        self.side * self.side
+    }
+
+    /// The cell that kernel position `k` of output cell `p` reads, if inside the window.
+    fn neighbour(&self, p: usize, k: usize) -> Option<usize> {
+        let s = self.side as isize;
+        let (y, x) = ((p / self.side) as isize, (p % self.side) as isize);
+        let (ny, nx) = (y + (k / 3) as isize - 1, x + (k % 3) as isize - 1);
+        (ny >= 0 && ny < s && nx >= 0 && nx < s).then(|| (ny * s + nx) as usize)
+    }
+
+    /// Columns of `[N, cells + 1]` (the window plus a zero column) that make the first
+    /// layer's patches `[N, cells · 9]`.
+    fn window_index(&self, device: &Device) -> Tensor<1, Int> {
+        let pad = self.cells() as i64;
+        let idx: Vec<i64> = (0..self.cells())
+            .flat_map(|p| (0..Self::K).map(move |k| (p, k)))
+            .map(|(p, k)| self.neighbour(p, k).map_or(pad, |q| q as i64))
+            .collect();
+        let n = idx.len();
+        Tensor::from_data(TensorData::new(idx, [n]), device)
+    }
+
+    /// Rows of `[N · cells + 1, C]` (activations plus a zero row) that make the patches
+    /// `[N · cells · 9, C]`.
+    fn gather_index(&self, n: usize, device: &Device) -> Tensor<1, Int> {
+        let cells = self.cells();
+        let pad = (n * cells) as i64;
+        let mut idx = Vec::with_capacity(n * cells * Self::K);
+        for row in 0..n {
+            for p in 0..cells {
+                for k in 0..Self::K {
+                    idx.push(
+                        self.neighbour(p, k)
+                            .map_or(pad, |q| (row * cells + q) as i64),
+                    );
+                }
+            }
+        }
+        let len = idx.len();
+        Tensor::from_data(TensorData::new(idx, [len]), device)
+    }
+
+    /// The transpose of [`gather_index`](Self::gather_index): for each activation row and
+    /// kernel position, the patch row (`(n · cells + p) · 9 + k`) that read it, or the
+    /// zero row `N · cells · 9`. Summing the gathered rows over `k` gives the gradient of
+    /// the activations from the gradient of the patches.
+    fn scatter_index(&self, n: usize, device: &Device) -> Tensor<1, Int> {
+        let cells = self.cells();
+        let pad = (n * cells * Self::K) as i64;
+        let mut idx = Vec::with_capacity(n * cells * Self::K);
+        for row in 0..n {
+            for q in 0..cells {
+                for k in 0..Self::K {
+                    // the output cell p whose neighbour k is q: p = q − offset(k)
+                    let src = self.neighbour(q, Self::K - 1 - k);
+                    idx.push(src.map_or(pad, |p| ((row * cells + p) * Self::K + k) as i64));
+                }
+            }
+        }
+        let len = idx.len();
+        Tensor::from_data(TensorData::new(idx, [len]), device)
+    }
+}
+
+/// `x` with a zero column on the right.
+fn pad_col(x: Tensor<2>) -> Tensor<2> {
+    let [r, _] = x.dims();
+    let zero = Tensor::<2>::zeros([r, 1], &x.device());
+    Tensor::cat(vec![x, zero], 1)
+}
+
+/// `x` with a zero row below.
+fn pad_row(x: Tensor<2>) -> Tensor<2> {
+    let [_, c] = x.dims();
+    let zero = Tensor::<2>::zeros([1, c], &x.device());
+    Tensor::cat(vec![x, zero], 0)
 }
 
 impl RnnParams {
@@ -93,10 +182,31 @@ impl RnnParams {
             (0..4).map(|k| t1(gate(k) + 1) + t1(gate(k) + 3)).collect(),
             0,
         );
+        let side = slices.side;
+        let [c1, _, kh, kw] = conv_dims(&slots[0]);
+        let [c2, c1_in, ..] = conv_dims(&slots[2]);
+        debug_assert_eq!(c1_in, c1);
+        let k = kh * kw;
+        // [16, 1, 3, 3] → [9, 16]
+        let w1 = t4(0).reshape([c1, k]).transpose();
+        // [32, 16, 3, 3] → [32, 16, 9] → [9, 16, 32] → [144, 32]
+        let w2 = t4(2)
+            .reshape([c2, c1, k])
+            .swap_dims(0, 2)
+            .reshape([k * c1, c2]);
+        let out = slots[4].shape[1];
+        let cells = side * side;
+        let vision_w = t2(4)
+            .reshape([c2, cells, out])
+            .swap_dims(0, 1)
+            .reshape([cells * c2, out]);
         Self {
-            conv1: (t4(0), t1(1)),
-            conv2: (t4(2), t1(3)),
-            vision: lin(4),
+            conv1: Lin { w: w1, b: t1(1) },
+            conv2: Lin { w: w2, b: t1(3) },
+            vision: Lin {
+                w: vision_w,
+                b: t1(5),
+            },
             vision_norm: (t1(6), t1(7)),
             encoders: [lin(8), lin(10), lin(12), lin(14)],
             w_ih,
@@ -119,9 +229,14 @@ impl RnnParams {
 
 /// What the backward pass needs from the encoder.
 struct EncCache {
-    window: Tensor<4>,
-    a1: Tensor<4>,
-    a2: Tensor<4>,
+    /// First-layer patches `[N · cells, 9]`.
+    p1: Tensor<2>,
+    /// conv1 output after ReLU, `[N · cells, 16]`.
+    a1: Tensor<2>,
+    /// Second-layer patches `[N · cells, 144]`.
+    p2: Tensor<2>,
+    /// conv2 output after ReLU, `[N · cells, 32]`.
+    a2: Tensor<2>,
     vision_in: Tensor<2>,
     vision_norm: (Tensor<2>, Tensor<2>),
     vision_out: Tensor<2>,
@@ -204,24 +319,28 @@ fn linear_backward(
 fn encode(p: &RnnParams, obs: Tensor<2>) -> EncCache {
     let s = &p.slices;
     let n = obs.dims()[0];
-    let window = obs
-        .clone()
-        .slice(s![.., s.window.clone()])
-        .reshape([n, 1, s.side, s.side]);
-    let a1 = relu(conv2d(
-        window.clone(),
-        p.conv1.0.clone(),
-        Some(p.conv1.1.clone()),
-        conv_options(),
+    let patches = Patches { side: s.side };
+    let cells = patches.cells();
+    let device = obs.device();
+    let window = pad_col(obs.clone().slice(s![.., s.window.clone()]));
+    let p1 = window
+        .select(1, patches.window_index(&device))
+        .reshape([n * cells, Patches::K]);
+    let a1 = relu(linear(
+        p1.clone(),
+        p.conv1.w.clone(),
+        Some(p.conv1.b.clone()),
     ));
-    let a2 = relu(conv2d(
-        a1.clone(),
-        p.conv2.0.clone(),
-        Some(p.conv2.1.clone()),
-        conv_options(),
+    let c1 = a1.dims()[1];
+    let p2 = pad_row(a1.clone())
+        .select(0, patches.gather_index(n, &device))
+        .reshape([n * cells, Patches::K * c1]);
+    let a2 = relu(linear(
+        p2.clone(),
+        p.conv2.w.clone(),
+        Some(p.conv2.b.clone()),
     ));
-    let channels = p.conv2.0.dims()[0];
-    let vision_in = a2.clone().reshape([n, channels * s.side * s.side]);
+    let vision_in = a2.clone().reshape([n, cells * a2.dims()[1]]);
     let z = linear(
         vision_in.clone(),
         p.vision.w.clone(),
@@ -248,8 +367,9 @@ fn encode(p: &RnnParams, obs: Tensor<2>) -> EncCache {
     parts.extend(small.iter().map(|(_, o)| o.clone()));
     let x = Tensor::cat(parts, 1);
     EncCache {
-        window,
+        p1,
         a1,
+        p2,
         a2,
         vision_in,
         vision_norm: (xhat, rstd),
@@ -257,6 +377,19 @@ fn encode(p: &RnnParams, obs: Tensor<2>) -> EncCache {
         small,
         x,
     }
+}
+
+/// `[1, 1024]`: 1 on the i, f, o gates, 2 on the g gate (see [`tanh_from_sigmoid`]).
+fn gate_scale(device: &Device) -> Tensor<2> {
+    let v: Vec<f32> = (0..GATES)
+        .map(|j| if j < 3 * H { 1.0 } else { 2.0 })
+        .collect();
+    Tensor::from_data(TensorData::new(v, [1, GATES]), device)
+}
+
+/// `tanh(x)` from `σ(2x)`: `2σ(2x) − 1`.
+fn tanh_from_sigmoid(sig_2x: Tensor<2>) -> Tensor<2> {
+    sig_2x.mul_scalar(2.0).add_scalar(-1.0)
 }
 
 /// Forward over `steps` time steps of `batch` windows: `obs` is `[steps · B, D]`
@@ -274,19 +407,23 @@ pub fn forward(
     let enc = encode(p, obs);
     let xp = linear(enc.x.clone(), p.w_ih.clone(), Some(p.b_gates.clone()));
     let (mut c, mut h) = start;
+    let gate_scale = gate_scale(&xp.device());
     let mut hs = Vec::with_capacity(steps);
     let mut h_prevs = Vec::with_capacity(steps);
     let mut caches = Vec::with_capacity(if keep { steps } else { 0 });
     for t in 0..steps {
         let rows = t * batch..(t + 1) * batch;
         let gates = xp.clone().slice(s![rows, ..]) + h.clone().matmul(p.w_hh.clone());
-        let sig = sigmoid(gates.clone().slice(s![.., 0..3 * H]));
-        let g = gates.slice(s![.., 3 * H..GATES]).tanh();
+        // One sigmoid for all four gates: tanh(x) = 2σ(2x) − 1 for the g gate (libm's
+        // tanhf costs several times its expf, and the recurrence runs it on every row).
+        let act = sigmoid(gates * gate_scale.clone());
+        let sig = act.clone().slice(s![.., 0..3 * H]);
+        let g = tanh_from_sigmoid(act.slice(s![.., 3 * H..GATES]));
         let i = sig.clone().slice(s![.., 0..H]);
         let f = sig.clone().slice(s![.., H..2 * H]);
         let o = sig.clone().slice(s![.., 2 * H..3 * H]);
         let c_new = f * c.clone() + i * g.clone();
-        let tc = c_new.clone().tanh();
+        let tc = tanh_from_sigmoid(sigmoid(c_new.clone().mul_scalar(2.0)));
         let h_new = o * tc.clone();
         if keep {
             h_prevs.push(h);
@@ -405,34 +542,39 @@ pub fn backward(p: &RnnParams, cache: SeqCache, dq: Tensor<2>) -> Vec<Tensor<1>>
     let d = relu_mask(dv, &enc.vision_out);
     let (d, d_vn_g, d_vn_b) = norm_backward(d, enc.vision_norm, &p.vision_norm.0);
     let (d_vis_w, d_vis_b, d_a2) = linear_backward(d, enc.vision_in, &p.vision.w, true);
-    let d_a2 = d_a2.expect("dx").reshape(enc.a2.dims());
-    let d_z2 = relu_mask(d_a2, &enc.a2);
-    let d_c2_w = conv2d_weight_backward(
-        enc.a1.clone(),
-        p.conv2.0.clone(),
-        d_z2.clone(),
-        conv_options(),
-    );
-    let d_c2_b = conv_bias_grad(d_z2.clone());
-    let d_a1 = conv_transpose2d(d_z2, p.conv2.0.clone(), None, conv_transpose_options());
-    let d_z1 = relu_mask(d_a1, &enc.a1);
-    let d_c1_w =
-        conv2d_weight_backward(enc.window, p.conv1.0.clone(), d_z1.clone(), conv_options());
-    let d_c1_b = conv_bias_grad(d_z1);
-
-    let flat4 = |t: Tensor<4>| {
-        let n: usize = t.dims().iter().product();
-        t.reshape([n])
+    let (c1, c2) = (enc.a1.dims()[1], enc.a2.dims()[1]);
+    let rows = enc.a2.dims()[0];
+    let d_z2 = relu_mask(d_a2.expect("dx").reshape([rows, c2]), &enc.a2);
+    let (d_c2_w, d_c2_b, d_p2) = linear_backward(d_z2, enc.p2, &p.conv2.w, true);
+    // Patches back to activations: each activation row sums the patch rows that read it.
+    let patches = Patches {
+        side: p.slices.side,
     };
+    let cells = patches.cells();
+    let device = enc.a1.device();
+    let d_a1 = pad_row(d_p2.expect("dx").reshape([rows * Patches::K, c1]))
+        .select(0, patches.scatter_index(rows / cells, &device))
+        .reshape([rows, Patches::K, c1])
+        .sum_dim(1)
+        .reshape([rows, c1]);
+    let d_z1 = relu_mask(d_a1, &enc.a1);
+    let (d_c1_w, d_c1_b, _) = linear_backward(d_z1, enc.p1, &p.conv1.w, false);
+    // Back to burn's layouts: conv1 [16, 1, 3, 3], conv2 [32, 16, 3, 3], vision_fc rows
+    // channel-major.
+    let k = Patches::K;
+    let d_c1_w = d_c1_w.reshape([k, c1]).transpose().reshape([c1 * k]);
+    let d_c2_w = d_c2_w
+        .reshape([k, c1, c2])
+        .swap_dims(0, 2)
+        .reshape([c2 * c1 * k]);
+    let vis_out = p.vision.w.dims()[1];
+    let d_vis_w = d_vis_w
+        .reshape([cells, c2, vis_out])
+        .swap_dims(0, 1)
+        .reshape([cells * c2 * vis_out]);
+
     let mut grads = vec![
-        flat4(d_c1_w),
-        d_c1_b,
-        flat4(d_c2_w),
-        d_c2_b,
-        d_vis_w,
-        d_vis_b,
-        d_vn_g,
-        d_vn_b,
+        d_c1_w, d_c1_b, d_c2_w, d_c2_b, d_vis_w, d_vis_b, d_vn_g, d_vn_b,
     ];
     grads.extend(small_grads);
     for k in 0..4 {
@@ -452,15 +594,6 @@ pub fn backward(p: &RnnParams, cache: SeqCache, dq: Tensor<2>) -> Vec<Tensor<1>>
         d_n0_g, d_n0_b, d_fc_w, d_fc_b, d_n2_g, d_n2_b, d_out_w, d_out_b,
     ]);
     grads
-}
-
-/// `[C]`: the sum of a conv output's gradient over batch and positions.
-fn conv_bias_grad(d: Tensor<4>) -> Tensor<1> {
-    let [n, c, h, w] = d.dims();
-    d.swap_dims(0, 1)
-        .reshape([c, n * h * w])
-        .sum_dim(1)
-        .reshape([c])
 }
 
 /// `[B, L + 1, D]` batch-major rows → `[(L + 1) · B, D]` time-major.
@@ -487,71 +620,111 @@ pub struct SeqGradients {
     pub stats: UpdateStats,
 }
 
+/// One half of a batch's windows on its way through the update.
+struct Half {
+    /// Windows `first..first + len` of the batch.
+    first: usize,
+    len: usize,
+    /// The online Q-values `[steps · len, A]`, time-major within the half.
+    q: Vec<f32>,
+    q_target: Vec<f32>,
+    cache: SeqCache,
+}
+
 /// The loss gradients of the recurrent online net for one batch of windows — the
 /// hand-written counterpart of the autodiff update, exposed for the gradient tests.
+///
+/// The windows are cut in two halves that go through the forward and backward passes
+/// side by side (`rayon::join`: in parallel when the compute pool has two threads, one
+/// after the other otherwise); the halves' gradients are added in a fixed order, so the
+/// result is the same whatever the thread count.
 pub fn seq_gradients(l: &Learner<RecurrentQNetwork>, batch: &SeqBatch) -> SeqGradients {
     let (b, len, d, a) = (batch.batch, batch.seq_len, l.obs_dim, l.action_dim);
     let start = crate::recurrent::state_from_flat(batch.start_state.clone(), b, &l.base);
     let online_start = l.burn_in(&l.policy, batch, start.clone());
     let target_start = l.burn_in(&l.target, batch, start);
-    let obs = Tensor::<2>::from_data(
-        TensorData::new(time_major(&batch.obs, b, len + 1, d), [(len + 1) * b, d]),
-        &l.base,
-    );
     let double = l.settings.double_dqn;
     // The online pass needs step L only for double DQN's greedy action.
     let online_steps = if double { len + 1 } else { len };
     let (parts, slots) = parameters(&l.online);
     let p = RnnParams::new(&parts, &slots, l.online.slices());
-    let (q, cache) = forward(
-        &p,
-        obs.clone().slice(s![0..online_steps * b, ..]),
-        b,
-        (online_start.cell, online_start.hidden),
-        true,
-    );
-    let q = read(q);
     let target = RnnParams::of(&l.target);
-    let (q_t, _) = forward(
-        &target,
-        obs,
-        b,
-        (target_start.cell, target_start.hidden),
-        false,
-    );
-    let q_t = read(q_t);
-    // Row t·B + i is window i's step t; the batch's arrays are `[B, L]`.
+    let cut = if b >= 2 { b / 2 } else { b };
+    let halves = [(0, cut), (cut, b - cut)];
+    let run = |(first, n): (usize, usize)| {
+        let rows = first..first + n;
+        let obs = time_major(&batch.obs[first * (len + 1) * d..], n, len + 1, d);
+        let obs = Tensor::<2>::from_data(TensorData::new(obs, [(len + 1) * n, d]), &l.base);
+        let state = |s: &burn::nn::LstmState<2>| {
+            (
+                s.cell.clone().slice(s![rows.clone(), ..]),
+                s.hidden.clone().slice(s![rows.clone(), ..]),
+            )
+        };
+        let (q, cache) = forward(
+            &p,
+            obs.clone().slice(s![0..online_steps * n, ..]),
+            n,
+            state(&online_start),
+            true,
+        );
+        let (q_target, _) = forward(&target, obs, n, state(&target_start), false);
+        Half {
+            first,
+            len: n,
+            q: read(q),
+            q_target: read(q_target),
+            cache: cache.expect("kept"),
+        }
+    };
+    let (h0, h1) = if halves[1].1 == 0 {
+        (run(halves[0]), None)
+    } else {
+        let (x, y) = rayon::join(|| run(halves[0]), || run(halves[1]));
+        (x, Some(y))
+    };
+    // TD terms in Rust, rows in the halves' order (time-major within each half).
     let rows = len * b;
+    let mut q_rows = Vec::with_capacity(rows * a);
     let mut actions = Vec::with_capacity(rows);
     let mut reward = Vec::with_capacity(rows);
     let mut terminal = Vec::with_capacity(rows);
     let mut v_next = Vec::with_capacity(rows);
-    for t in 0..len {
-        for i in 0..b {
-            let k = i * len + t;
-            actions.push(batch.action[k]);
-            reward.push(batch.reward[k]);
-            terminal.push(batch.terminal[k]);
-            let next = (t + 1) * b + i;
-            let target_row = &q_t[next * a..(next + 1) * a];
-            v_next.push(if double {
-                target_row[argmax(&q[next * a..(next + 1) * a])]
-            } else {
-                target_row.iter().copied().fold(f32::NEG_INFINITY, f32::max)
-            });
+    for h in std::iter::once(&h0).chain(h1.as_ref()) {
+        q_rows.extend_from_slice(&h.q[..len * h.len * a]);
+        for t in 0..len {
+            for i in 0..h.len {
+                let k = (h.first + i) * len + t;
+                actions.push(batch.action[k]);
+                reward.push(batch.reward[k]);
+                terminal.push(batch.terminal[k]);
+                let next = ((t + 1) * h.len + i) * a;
+                let target_row = &h.q_target[next..next + a];
+                v_next.push(if double {
+                    target_row[argmax(&h.q[next..next + a])]
+                } else {
+                    target_row.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+                });
+            }
         }
     }
-    let (mut dq, stats) = manual::td_gradient(
-        &l.settings,
-        &q[..rows * a],
-        &actions,
-        &v_next,
-        &reward,
-        &terminal,
-    );
-    dq.resize(online_steps * b * a, 0.0);
-    let dq = Tensor::<2>::from_data(TensorData::new(dq, [online_steps * b, a]), &l.base);
-    let grads = backward(&p, cache.expect("kept"), dq);
+    let (dq, stats) =
+        manual::td_gradient(&l.settings, &q_rows, &actions, &v_next, &reward, &terminal);
+    let back = |h: Half, at: usize| {
+        let n = h.len;
+        let mut dq_h = dq[at..at + len * n * a].to_vec();
+        dq_h.resize(online_steps * n * a, 0.0);
+        let dq_h = Tensor::<2>::from_data(TensorData::new(dq_h, [online_steps * n, a]), &l.base);
+        backward(&p, h.cache, dq_h)
+    };
+    let split = len * h0.len * a;
+    let grads = match h1 {
+        None => back(h0, 0),
+        Some(h1) => {
+            let (g0, g1) = rayon::join(|| back(h0, 0), || back(h1, split));
+            g0.into_iter().zip(g1).map(|(x, y)| x + y).collect()
+        }
+    };
     SeqGradients {
         params: parts,
         grads,

@@ -14,7 +14,7 @@ use std::ops::Range;
 use townlet_config::Pack;
 
 /// LSTM hidden size (and cell size).
-pub const LSTM_HIDDEN: usize = 256;
+pub const LSTM_HIDDEN: usize = 128;
 /// Floats of one stored acting state: cell then hidden.
 pub const STATE_LEN: usize = 2 * LSTM_HIDDEN;
 
@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(l2_slices().dim, 54);
         assert_eq!(
             RecurrentQNetwork::new(&l2_slices(), 8, &d).num_params(),
-            653_208
+            316_056
         );
     }
 

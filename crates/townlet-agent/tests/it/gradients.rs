@@ -269,6 +269,40 @@ fn hand_written_recurrent_gradients_match_autodiff() {
     }
 }
 
+/// The recurrent fast path cuts each batch in two halves that run side by side on a
+/// two-thread pool: the weights after a few updates are bit-identical with one thread and
+/// with two (and the same-seed and resume tests in `recurrent_agent` run this path).
+#[test]
+fn recurrent_updates_are_bit_identical_with_one_or_two_threads() {
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        pool.install(|| {
+            let mut l = rnn_learner(settings(LossKind::Huber, true, GradientMode::Manual), 3);
+            let losses: Vec<u32> = (0..3)
+                .map(|k| l.update(&seq_batch(20 + k, 6, 4)).loss.to_bits())
+                .collect();
+            let weights: Vec<Vec<u32>> = manual::parameters(l.online())
+                .0
+                .into_iter()
+                .map(|t| to_vec(t).into_iter().map(f32::to_bits).collect())
+                .collect();
+            (losses, weights)
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    // and the updates did change the weights
+    let fresh = rnn_learner(settings(LossKind::Huber, true, GradientMode::Manual), 3);
+    let w0: Vec<u32> = to_vec(manual::parameters(fresh.online()).0.remove(20))
+        .into_iter()
+        .map(f32::to_bits)
+        .collect();
+    assert_ne!(one.1[20], w0);
+}
+
 #[test]
 fn hand_written_rnd_gradients_match_autodiff() {
     let base = Device::flex();

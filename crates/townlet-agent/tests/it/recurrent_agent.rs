@@ -3,6 +3,7 @@
 //! acting state, interrupted episodes, determinism and exact checkpoint resume.
 
 use std::path::{Path, PathBuf};
+use townlet_agent::recurrent::STATE_LEN;
 use townlet_agent::{Checkpoint, CheckpointHeader, DqnAgent, StepFeedback};
 use townlet_config::{DeviceKind, NetworkType, Pack, load_pack};
 use townlet_env::{Env, SpatialKind};
@@ -255,8 +256,8 @@ fn an_interrupted_episode_is_stored_as_truncated_and_skips_the_schedules() {
     // the last stored observation is the final obs' (what the env shows now)
     assert_eq!(&ep.obs[3 * env.obs_dim()..], env.observations());
     // step 0 starts from zeros; later steps from the state acting produced
-    assert!(ep.state[..512].iter().all(|&v| v == 0.0));
-    assert!(ep.state[512..1024].iter().any(|&v| v != 0.0));
+    assert!(ep.state[..STATE_LEN].iter().all(|&v| v == 0.0));
+    assert!(ep.state[STATE_LEN..2 * STATE_LEN].iter().any(|&v| v != 0.0));
     assert!(a.buffer().is_none());
 }
 
