@@ -87,9 +87,9 @@ pub(crate) struct RecurrentModel {
     pub(crate) buffer: SequenceBuffer,
     batch: SeqBatch,
     burn_in: usize,
-    /// `[N, 512]`: the state after the last `act` (zeros after `begin_episode`).
+    /// `[N, 256]`: the state after the last `act` (zeros after `begin_episode`).
     state: Vec<f32>,
-    /// `[N, 512]`: the state the last `act` started from, stored with the step.
+    /// `[N, 256]`: the state the last `act` started from, stored with the step.
     pre_state: Vec<f32>,
     building: Vec<EpisodeBuilder>,
     pub(crate) slices: ObsSlices,
@@ -623,7 +623,7 @@ impl DqnAgent {
             QModel::Recurrent(m) => Some(&m.slices),
         }
     }
-    /// The carried acting state `[N, 512]` (cell then hidden per agent; recurrent only).
+    /// The carried acting state `[N, 256]` (cell then hidden per agent; recurrent only).
     pub fn recurrent_state(&self) -> Option<&[f32]> {
         match &self.model {
             QModel::Simple(_) => None,

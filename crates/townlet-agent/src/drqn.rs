@@ -17,7 +17,7 @@ pub type RecurrentLearner = Learner<RecurrentQNetwork>;
 
 impl Learner<RecurrentQNetwork> {
     /// One acting step on the policy snapshot: `obs [N, D]` and the carried state
-    /// `[N, 512]` → (`q [N, A]`, the next state `[N, 512]`).
+    /// `[N, 256]` → (`q [N, A]`, the next state `[N, 256]`).
     pub fn act_step(&self, obs: &[f32], state: &[f32]) -> (Vec<f32>, Vec<f32>) {
         let n = obs.len() / self.obs_dim;
         let x = Tensor::<3>::from_data(

@@ -17,8 +17,8 @@ const BETA_2: f32 = 0.999;
 /// Elements per piece of the buffer that the step's operations run on one after another:
 /// 32 Ki floats (128 KiB) keep a piece's parameters, gradient, moments and temporaries in
 /// the core's L2 cache. An MLP (≈ 30 k parameters) is one piece; the recurrent net
-/// (≈ 653 k) twenty. Adam is element-wise, so the pieces change no result.
-pub const CHUNK: usize = 1 << 14;
+/// (≈ 316 k) ten. Adam is element-wise, so the pieces change no result.
+pub const CHUNK: usize = 1 << 15;
 
 /// Adam's moments for a flat buffer; `None` before the first step.
 #[derive(Clone, Debug)]

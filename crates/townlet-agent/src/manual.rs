@@ -171,6 +171,11 @@ fn normalise(z: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
     (centred * rstd.clone(), rstd)
 }
 
+/// The gradient through a ReLU from its output: `d` where `out > 0`, else 0.
+pub(crate) fn relu_backward<const D: usize>(d: Tensor<D>, out: Tensor<D>) -> Tensor<D> {
+    d * out.greater_elem(0.0).float()
+}
+
 /// Backward pass from `d_out` (the loss gradient of the net's output): the gradient of
 /// every parameter, flattened, in visit order.
 pub fn backward(layers: &[Layer], caches: Vec<LayerCache>, d_out: Tensor<2>) -> Vec<Tensor<1>> {
@@ -178,7 +183,7 @@ pub fn backward(layers: &[Layer], caches: Vec<LayerCache>, d_out: Tensor<2>) -> 
     let mut d = d_out;
     for (k, (l, c)) in layers.iter().zip(caches).enumerate().rev() {
         if let Some(out) = c.out {
-            d = d.mask_fill(out.lower_equal_elem(0.0), 0.0);
+            d = relu_backward(d, out);
         }
         let mut g_norm = None;
         if let (Some((gamma, _)), Some((xhat, rstd))) = (&l.norm, c.norm) {

@@ -298,7 +298,7 @@ fn norm_backward(
 }
 
 fn relu_mask<const D: usize>(d: Tensor<D>, out: &Tensor<D>) -> Tensor<D> {
-    d.mask_fill(out.clone().lower_equal_elem(0.0), 0.0)
+    manual::relu_backward(d, out.clone())
 }
 
 /// `(dW, db, dx)` of a Linear layer; `dx` only when `want_dx`.

@@ -1,6 +1,6 @@
 //! Our recurrent Q-network (docs/training.md#the-recurrent-network): a CNN over the POMDP
 //! window, small encoders for position, meters, the affordance one-hot and the temporal
-//! features, a one-layer LSTM 240→256, and a LayerNorm/Linear head.
+//! features, a one-layer LSTM 240→128, and a LayerNorm/Linear head.
 //!
 //! The encoders run on all `B·T` rows at once; only the LSTM steps through time.
 
@@ -164,7 +164,7 @@ impl RecurrentQNetwork {
     }
 }
 
-/// `[B, 512]` flat stored states (cell then hidden per row) → an `LstmState` on `device`.
+/// `[B, 256]` flat stored states (cell then hidden per row) → an `LstmState` on `device`.
 pub fn state_from_flat(flat: Vec<f32>, rows: usize, device: &Device) -> LstmState<2> {
     let both = Tensor::<2>::from_data(TensorData::new(flat, [rows, STATE_LEN]), device);
     LstmState::new(

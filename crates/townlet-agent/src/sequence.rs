@@ -18,7 +18,7 @@ pub struct EpisodeRecord {
     pub r_ext: Vec<f32>,
     /// Raw RND novelty (the weight is applied when sampling).
     pub novelty: Vec<f32>,
-    /// Acting state before each step, `T × 512` (cell then hidden).
+    /// Acting state before each step, `T × 256` (cell then hidden).
     pub state: Vec<f32>,
     /// Death or retirement on the last step; false for truncated or interrupted episodes.
     pub terminal: bool,
@@ -109,7 +109,7 @@ pub struct SeqBatch {
     pub burn_obs: Vec<f32>,
     /// `[B, K]`, 1.0 where the slot is a real burn-in step.
     pub burn_mask: Vec<f32>,
-    /// `[B, 512]` stored acting state at `s − k_b` (cell then hidden).
+    /// `[B, 256]` stored acting state at `s − k_b` (cell then hidden).
     pub start_state: Vec<f32>,
     /// `[B, L + 1, D]`: `o_s … o_{s+L}`.
     pub obs: Vec<f32>,

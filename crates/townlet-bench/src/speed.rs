@@ -1,15 +1,17 @@
 //! The training-speed figures (docs/benchmarks.md#training-speed-issue-18): L1 and L2 (recurrent)
 //! throughput with `training.gradients: manual` against `autodiff` (the reference path,
 //! the update as it was before hand-written gradients), as interleaved pairs in one run,
-//! each run in its own child process (`train-one`, flex, one compute thread); and
-//! `townlet-demo` (streaming on, one viewer) against `townlet-train` (off) on the default
-//! path.
+//! each run in its own child process (`train-one`, flex; L1 on one compute thread, L2 on
+//! `--l2-threads`); and `townlet-demo` (streaming on, one viewer) against `townlet-train`
+//! (off) on the default path. `--baseline EXE` runs the old side of the L2 pairs with
+//! another `townlet-bench` build (the code before a change that the autodiff path of this
+//! build does not undo, such as a smaller net).
 
 use crate::stats::Spread;
-use crate::training::{ThroughputRun, print_run, run_child};
+use crate::training::{ThroughputRun, print_run, run_child_of};
 use crate::{streaming, workspace};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One pack's pairs.
 #[derive(Debug, Clone, Serialize)]
@@ -31,11 +33,29 @@ pub struct SpeedReport {
     pub demo_vs_train: Option<Spread>,
 }
 
-fn pairs(pack: &Path, seed: u64, n: usize, episodes: u64) -> anyhow::Result<PackPairs> {
+/// How the runs of one pack are made.
+struct Sides<'a> {
+    /// The executable of the old (autodiff) side.
+    old_exe: &'a Path,
+    threads: usize,
+}
+
+fn pairs(
+    pack: &Path,
+    seed: u64,
+    n: usize,
+    episodes: u64,
+    sides: &Sides,
+) -> anyhow::Result<PackPairs> {
     println!(
-        "\n=== {}: autodiff vs manual gradients, {n} interleaved pairs ===",
-        pack.display()
+        "\n=== {}: autodiff vs manual gradients, {n} interleaved pairs, {} thread(s) ===",
+        pack.display(),
+        sides.threads
     );
+    let this = std::env::current_exe()?;
+    if sides.old_exe != this {
+        println!("    (old side: {})", sides.old_exe.display());
+    }
     let (mut auto, mut hand) = (Vec::new(), Vec::new());
     for i in 0..n {
         // Alternate which side runs first, so a drift in machine speed hits both.
@@ -45,7 +65,12 @@ fn pairs(pack: &Path, seed: u64, n: usize, episodes: u64) -> anyhow::Result<Pack
             ["manual", "autodiff"]
         };
         for g in order {
-            let r = run_child(pack, seed, "flex", 1, episodes, Some(g))?;
+            let exe = if g == "manual" {
+                this.as_path()
+            } else {
+                sides.old_exe
+            };
+            let r = run_child_of(exe, pack, seed, "flex", sides.threads, episodes, Some(g))?;
             print!("  pair {} {g:8} ", i + 1);
             print_run(&r);
             if g == "manual" {
@@ -79,18 +104,46 @@ fn median(runs: &[ThroughputRun]) -> f64 {
     Spread::of(&xs).median
 }
 
+/// What `speed` runs.
+#[derive(Debug, Clone)]
+pub struct SpeedOptions {
+    pub seed: u64,
+    pub pairs: usize,
+    pub l1_episodes: u64,
+    pub l2_episodes: u64,
+    /// Compute threads of the L2 runs (both sides).
+    pub l2_threads: usize,
+    pub demo_pairs: usize,
+    /// Another `townlet-bench` for the old side of the L2 pairs.
+    pub baseline: Option<PathBuf>,
+}
+
 /// Run all three figures and print them with their targets.
-pub fn run(
-    seed: u64,
-    n: usize,
-    l1_episodes: u64,
-    l2_episodes: u64,
-    demo_pairs: usize,
-) -> anyhow::Result<SpeedReport> {
+pub fn run(o: &SpeedOptions) -> anyhow::Result<SpeedReport> {
+    let (seed, n, demo_pairs) = (o.seed, o.pairs, o.demo_pairs);
     let l1_pack = workspace().join("configs/L1_full_observability");
     let l2_pack = workspace().join("configs/L2_partial_observability");
-    let l1 = pairs(&l1_pack, seed, n, l1_episodes)?;
-    let l2 = pairs(&l2_pack, seed, n, l2_episodes)?;
+    let this = std::env::current_exe()?;
+    let l1 = pairs(
+        &l1_pack,
+        seed,
+        n,
+        o.l1_episodes,
+        &Sides {
+            old_exe: &this,
+            threads: 1,
+        },
+    )?;
+    let l2 = pairs(
+        &l2_pack,
+        seed,
+        n,
+        o.l2_episodes,
+        &Sides {
+            old_exe: o.baseline.as_deref().unwrap_or(&this),
+            threads: o.l2_threads,
+        },
+    )?;
     let demo_vs_train = if demo_pairs > 0 {
         println!("\n=== townlet-demo (streaming on, one viewer) vs townlet-train (off), L1 ===");
         townlet_runner::threads::set_compute_threads(1);
@@ -105,7 +158,10 @@ pub fn run(
     } else {
         None
     };
-    println!("\n=== training speed (flex, one compute thread; steady-state env steps/s) ===");
+    println!(
+        "\n=== training speed (flex; L1 one compute thread, L2 {}; steady-state env steps/s) ===",
+        o.l2_threads
+    );
     for (name, p, target) in [
         ("L1 training", &l1, "≥ 10,000"),
         ("L2 recurrent training", &l2, "≥ 400"),

@@ -148,7 +148,29 @@ pub fn run_child(
     episodes: u64,
     gradients: Option<&str>,
 ) -> anyhow::Result<ThroughputRun> {
-    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    run_child_of(
+        &std::env::current_exe()?,
+        pack,
+        seed,
+        device,
+        threads,
+        episodes,
+        gradients,
+    )
+}
+
+/// [`run_child`] with another `townlet-bench` executable (an older build, for before/after
+/// pairs); it must know `train-one` with the same flags.
+pub fn run_child_of(
+    exe: &Path,
+    pack: &Path,
+    seed: u64,
+    device: &str,
+    threads: usize,
+    episodes: u64,
+    gradients: Option<&str>,
+) -> anyhow::Result<ThroughputRun> {
+    let mut cmd = std::process::Command::new(exe);
     cmd.arg("--pack")
         .arg(pack)
         .args(["--seed", &seed.to_string(), "train-one", "--device", device])

@@ -90,9 +90,16 @@ enum What {
         l1_episodes: u64,
         #[arg(long, default_value_t = 40)]
         l2_episodes: u64,
+        /// Compute threads of the L2 runs (both sides; the L1 runs use one).
+        #[arg(long, default_value_t = 2)]
+        l2_threads: usize,
         /// Pairs of the demo-vs-train comparison (0 skips it).
         #[arg(long, default_value_t = 3)]
         demo_pairs: usize,
+        /// Another townlet-bench executable for the old side of the L2 pairs (e.g. a build
+        /// of the commit before a change).
+        #[arg(long)]
+        baseline: Option<PathBuf>,
     },
     /// Trainers and viewer servers joined by NATS JetStream (needs nats-server; not part
     /// of `all`): publish on/off pairs, latency through the bus, many trainers and
@@ -237,9 +244,19 @@ fn run(args: Args) -> Result<()> {
             pairs,
             l1_episodes,
             l2_episodes,
+            l2_threads,
             demo_pairs,
+            baseline,
         } => {
-            let r = speed::run(seed, pairs, l1_episodes, l2_episodes, demo_pairs)?;
+            let r = speed::run(&speed::SpeedOptions {
+                seed,
+                pairs,
+                l1_episodes,
+                l2_episodes,
+                l2_threads,
+                demo_pairs,
+                baseline,
+            })?;
             out.insert("speed".into(), serde_json::to_value(r)?);
         }
         What::Lab { runs, episodes } => {
