@@ -2,16 +2,19 @@
 //! the sequence update of [`RecurrentQNetwork`] written out with burn tensor operations on
 //! the plain device, no autodiff graph.
 //!
-//! What makes it fast is the shape of the work, not a different net:
+//! What makes it fast is the shape of the work:
 //! * the rows of a batch are **time-major** (`t · B + b`), so one time step is one
 //!   contiguous block of rows;
-//! * the four gates are **one matmul**: the gate weights are laid side by side
-//!   (`[240, 1024]` for the input, `[256, 1024]` for the hidden state, gate order i, f, o, g
-//!   as burn visits them), and the input projections of **all steps** are one matmul before
-//!   the recurrence, which leaves one `[B, 256] × [256, 1024]` product per step;
+//! * the four gates are **one matmul**: the gate weights are laid side by side (`[240, 4H]`
+//!   for the input, `[H, 4H]` for the hidden state, `H` = [`LSTM_HIDDEN`], gates i, f, o, g
+//!   in burn's visit order), the input projections of **all steps** are one matmul before
+//!   the recurrence, which leaves one `[B, H] × [H, 4H]` product per step, and one sigmoid
+//!   covers all four gates;
 //! * the backward pass keeps the pre-activation gradients of every step and turns them
 //!   into the weight gradients with **one matmul each** over all steps;
-//! * the online pass stops at step `L − 1` when nothing reads its last output (plain DQN).
+//! * the convolutions are matrix products over gathered 3×3 patches ([`Patches`]);
+//! * the online pass stops at step `L − 1` when nothing reads its last output (plain DQN);
+//! * the batch is cut into two halves that run side by side ([`seq_gradients`]).
 //!
 //! Every parameter keeps burn's own layout, so checkpoints, the fused Adam's record and the
 //! acting path (burn's modules) are unchanged.
@@ -50,11 +53,11 @@ pub struct RnnParams {
     vision_norm: (Tensor<1>, Tensor<1>),
     /// position, meters, affordance, temporal.
     encoders: [Lin; 4],
-    /// `[240, 1024]`, the four gates' input weights side by side (i, f, o, g).
+    /// `[240, 4H]`, the four gates' input weights side by side (i, f, o, g).
     w_ih: Tensor<2>,
-    /// `[256, 1024]`, the hidden weights likewise.
+    /// `[H, 4H]`, the hidden weights likewise.
     w_hh: Tensor<2>,
-    /// `[1024]`, input plus hidden bias of each gate.
+    /// `[4H]`, input plus hidden bias of each gate.
     b_gates: Tensor<1>,
     head_norm: (Tensor<1>, Tensor<1>),
     head_fc: Lin,
@@ -248,9 +251,9 @@ struct EncCache {
 
 /// One LSTM step's activations.
 struct StepCache {
-    /// `[B, 768]`: sigmoid of the i, f, o pre-activations.
+    /// `[B, 3H]`: sigmoid of the i, f, o pre-activations.
     sig: Tensor<2>,
-    /// `[B, 256]`: tanh of the g pre-activation.
+    /// `[B, H]`: tanh of the g pre-activation.
     g: Tensor<2>,
     c_prev: Tensor<2>,
     /// `tanh(c_t)`.
@@ -261,7 +264,7 @@ struct StepCache {
 pub struct SeqCache {
     enc: EncCache,
     steps: Vec<StepCache>,
-    /// `[T·B, 256]`: the hidden state before each step (`h_{t−1}`).
+    /// `[T·B, H]`: the hidden state before each step (`h_{t−1}`).
     h_prev: Tensor<2>,
     head_in_norm: (Tensor<2>, Tensor<2>),
     head_y0: Tensor<2>,
@@ -379,7 +382,7 @@ fn encode(p: &RnnParams, obs: Tensor<2>) -> EncCache {
     }
 }
 
-/// `[1, 1024]`: 1 on the i, f, o gates, 2 on the g gate (see [`tanh_from_sigmoid`]).
+/// `[1, 4H]`: 1 on the i, f, o gates, 2 on the g gate (see [`tanh_from_sigmoid`]).
 fn gate_scale(device: &Device) -> Tensor<2> {
     let v: Vec<f32> = (0..GATES)
         .map(|j| if j < 3 * H { 1.0 } else { 2.0 })
@@ -393,7 +396,7 @@ fn tanh_from_sigmoid(sig_2x: Tensor<2>) -> Tensor<2> {
 }
 
 /// Forward over `steps` time steps of `batch` windows: `obs` is `[steps · B, D]`
-/// time-major, `(cell, hidden)` the start state `[B, 256]` each. Returns the Q-values
+/// time-major, `(cell, hidden)` the start state `[B, H]` each. Returns the Q-values
 /// `[steps · B, A]` (time-major) and, when `keep`, what the backward pass needs.
 pub fn forward(
     p: &RnnParams,
