@@ -431,15 +431,16 @@ fn best_evaluation(t: &RunTrace) -> f64 {
         .fold(f64::NEG_INFINITY, f64::max)
 }
 
-/// Issue 8 on a POMDP pack (docs/training.md#pomdp-packs): per seed, the recurrent
-/// network's best greedy evaluation mean must exceed random, REST-only and the MLP's best
-/// (same seed, same world, same stage). `baselines` are (seed, random, REST) mean lengths
-/// in each seed's world.
+/// L2-1 / L3-1 (issue 18): in a seed, the recurrent net passes when its best greedy
+/// evaluation beats the random and REST-only baselines and the MLP's best, or ties the MLP
+/// at the episode cap `cap` (both reached it: the cap, not memory, decides). The criterion
+/// holds when at least two thirds of the seeds pass (2 of 3, both of 2).
 pub fn judge_pomdp(
     id: &str,
     recurrent: &[RunTrace],
     simple: &[RunTrace],
     baselines: &[(u64, f64, f64)],
+    cap: f64,
 ) -> Vec<Criterion> {
     let per = recurrent
         .iter()
@@ -453,19 +454,21 @@ pub fn judge_pomdp(
                 .iter()
                 .find(|s| s.seed == r.seed)
                 .map_or(f64::NAN, best_evaluation);
+            let tie_at_cap = b >= cap && mlp >= cap;
             (
                 r.seed,
                 format!(
-                    "recurrent best {b:.1} vs random {random:.1}, REST {rest:.1}, MLP best {mlp:.1}"
+                    "recurrent best {b:.1} vs random {random:.1}, REST {rest:.1}, MLP best {mlp:.1}{}",
+                    if tie_at_cap { " (both at the cap)" } else { "" }
                 ),
-                b > random && b > rest && b > mlp,
+                b > random && b > rest && (b > mlp || tie_at_cap),
             )
         })
         .collect();
     vec![judge(
         id,
-        "recurrent net's best greedy-evaluation mean beats random, REST-only and the MLP (every seed)",
-        recurrent.len(),
+        "recurrent net's best greedy-evaluation mean beats random, REST-only and the MLP, or ties the MLP at the episode cap (2 of 3 seeds)",
+        (2 * recurrent.len()).div_ceil(3),
         per,
     )]
 }
@@ -494,26 +497,35 @@ mod tests {
     }
 
     #[test]
-    fn pomdp_criterion_needs_every_seed_to_beat_all_three() {
+    fn pomdp_criterion_needs_two_thirds_of_the_seeds() {
         let rec = [
             trace(1, "recurrent", &[100.0, 260.0, 240.0]),
             trace(2, "recurrent", &[120.0, 200.0]),
+            trace(3, "recurrent", &[300.0, 500.0]),
         ];
         let mlp = [
             trace(1, "simple", &[150.0, 180.0]),
             trace(2, "simple", &[210.0]),
+            trace(3, "simple", &[500.0]),
         ];
-        let base = [(1, 130.0, 190.0), (2, 130.0, 190.0)];
-        let c = judge_pomdp("L2-1", &rec, &mlp, &base);
+        let base = [(1, 130.0, 190.0), (2, 130.0, 190.0), (3, 130.0, 190.0)];
+        let c = judge_pomdp("L2-1", &rec, &mlp, &base, 500.0);
         assert!(c[0].per_seed[0].2, "seed 1: 260 beats 130, 190, 180");
         assert!(
             !c[0].per_seed[1].2,
             "seed 2: 200 does not beat the MLP's 210"
         );
+        assert!(c[0].per_seed[2].2, "seed 3: both at the 500 cap is a tie");
+        assert_eq!(c[0].needed, 2);
+        assert!(c[0].pass, "2 of 3 seeds");
+        // a tie below the cap is not enough
+        let c = judge_pomdp("L2-1", &rec[2..], &mlp, &base, 600.0);
         assert!(!c[0].pass);
-        let c = judge_pomdp("L2-1", &rec[..1], &mlp, &base);
-        assert!(c[0].pass);
-        let c = judge_pomdp("L2-1", &rec[..1], &mlp, &[(1, 130.0, 300.0)]);
+        // two seeds: both must pass
+        let c = judge_pomdp("L2-1", &rec[..2], &mlp, &base, 500.0);
+        assert_eq!(c[0].needed, 2);
+        assert!(!c[0].pass);
+        let c = judge_pomdp("L2-1", &rec[..1], &mlp, &[(1, 130.0, 300.0)], 500.0);
         assert!(!c[0].pass, "REST-only at 300 is not beaten");
     }
 }

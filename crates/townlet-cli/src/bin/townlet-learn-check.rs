@@ -20,7 +20,7 @@ struct Args {
     /// with greedy evaluations, issue 8), pomdp (both).
     #[arg(long, default_value = "all")]
     suite: String,
-    /// Seeds (default: 1,2,3 for L0/L1, 1,2 for L2/L3).
+    /// Seeds (default: 1,2,3).
     #[arg(long, value_delimiter = ',')]
     seeds: Option<Vec<u64>>,
     /// Scale every run's episode count (e.g. 0.2 for a quick look; the criteria assume 1.0).
@@ -100,7 +100,7 @@ fn run(args: Args) -> Result<()> {
         let seeds = args
             .seeds
             .clone()
-            .unwrap_or_else(|| if pomdp { vec![1, 2] } else { vec![1, 2, 3] });
+            .unwrap_or_else(|| vec![1, 2, 3]);
         if pomdp {
             // Issue 8: recurrent vs MLP, greedy evaluations every 100 episodes
             // (docs/decisions.md#greedy-evaluation-in-learn-check).
@@ -159,8 +159,15 @@ fn run(args: Args) -> Result<()> {
                 }
             }
             let id = if suite == "l2" { "L2-1" } else { "L3-1" };
+            let cap = townlet_config::load_pack_with(&pack_dir, &overrides)?
+                .curriculum
+                .max_steps_per_episode as f64;
             all_criteria.extend(learn_check::judge_pomdp(
-                id, &by_net[0], &by_net[1], &baselines,
+                id,
+                &by_net[0],
+                &by_net[1],
+                &baselines,
+                cap,
             ));
             traces.extend(by_net.into_iter().flatten());
             continue;
