@@ -222,7 +222,26 @@ fn load_module<M: Module>(m: M, ckpt: &Checkpoint, name: &str) -> Result<M, Chec
     let bytes = ckpt.blob(name)?.to_vec();
     let record =
         ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad_blob(name, e))?;
-    m.try_load_record(record).map_err(|e| bad_blob(name, e))
+    m.try_load_record(record)
+        .map_err(|e| bad_blob(name, first_of_many(&e.to_string())))
+}
+
+/// burn lists every parameter that does not fit (a net of another size, e.g. a recurrent
+/// checkpoint from before the LSTM had 128 units, gives sixteen); keep the first and
+/// count the rest.
+fn first_of_many(message: &str) -> String {
+    let Some(list) = message
+        .split_once("Apply errors: [")
+        .map(|(_, rest)| rest.trim_end_matches(']'))
+    else {
+        return message.to_string();
+    };
+    let entries: Vec<&str> = list.split("\", \"").collect();
+    let first = entries[0].trim_matches('"');
+    match entries.len() {
+        0 | 1 => first.to_string(),
+        n => format!("{first} (and {} more)", n - 1),
+    }
 }
 
 fn optim_bytes(optim: &ModuleOptimizer, name: &str) -> Result<Vec<u8>, CheckpointError> {
@@ -498,5 +517,37 @@ impl DqnAgent {
             self.intrinsic = state.intrinsic;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::LstmConfig;
+    use burn::prelude::Device;
+
+    /// A record of a bigger LSTM (a recurrent checkpoint from before the net had 128
+    /// units) gives one line naming the first misfit and how many more there are.
+    #[test]
+    fn a_record_of_another_size_names_the_first_misfit() {
+        let d = Device::flex();
+        let bytes = LstmConfig::new(6, 8, true)
+            .init(&d)
+            .into_record()
+            .into_bytes()
+            .expect("record");
+        let record = ModuleRecord::from_bytes(bytes).expect("reads");
+        let e = LstmConfig::new(6, 4, true)
+            .init(&d)
+            .try_load_record(record)
+            .err()
+            .expect("a smaller net does not load it");
+        let text = bad_blob("agent/online", first_of_many(&e.to_string())).to_string();
+        assert!(
+            text.starts_with("checkpoint blob 'agent/online' is unreadable: input_gate.input_transform.weight: shape mismatch"),
+            "{text}"
+        );
+        assert!(text.ends_with("(and 15 more)"), "{text}");
+        assert_eq!(first_of_many("plain"), "plain");
     }
 }

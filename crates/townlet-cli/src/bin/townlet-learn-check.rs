@@ -97,10 +97,7 @@ fn run(args: Args) -> Result<()> {
     for (suite, pack, episodes, stage) in suites {
         let pack_dir = ws.join(pack);
         let pomdp = suite == "l2" || suite == "l3";
-        let seeds = args
-            .seeds
-            .clone()
-            .unwrap_or_else(|| vec![1, 2, 3]);
+        let seeds = args.seeds.clone().unwrap_or_else(|| vec![1, 2, 3]);
         if pomdp {
             // Issue 8: recurrent vs MLP, greedy evaluations every 100 episodes
             // (docs/decisions.md#greedy-evaluation-in-learn-check).
@@ -163,11 +160,7 @@ fn run(args: Args) -> Result<()> {
                 .curriculum
                 .max_steps_per_episode as f64;
             all_criteria.extend(learn_check::judge_pomdp(
-                id,
-                &by_net[0],
-                &by_net[1],
-                &baselines,
-                cap,
+                id, &by_net[0], &by_net[1], &baselines, cap,
             ));
             traces.extend(by_net.into_iter().flatten());
             continue;
