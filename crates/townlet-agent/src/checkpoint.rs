@@ -540,8 +540,7 @@ mod tests {
         let e = LstmConfig::new(6, 4, true)
             .init(&d)
             .try_load_record(record)
-            .err()
-            .expect("a smaller net does not load it");
+            .expect_err("a smaller net does not load it");
         let text = bad_blob("agent/online", first_of_many(&e.to_string())).to_string();
         assert!(
             text.starts_with("checkpoint blob 'agent/online' is unreadable: input_gate.input_transform.weight: shape mismatch"),
