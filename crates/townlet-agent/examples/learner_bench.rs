@@ -1,7 +1,9 @@
 //! Cost of the learners, one call at a time: the feed-forward DQN update (issue 4 item 8:
 //! batch 64, L1's 93 inputs, 8 actions) and the recurrent learner (issue 8 item 7: one
 //! sequence update, batch 16 × sequence 8, L2 observation layout; one acting step with the
-//! carried state). Build with the workspace's feature set (a `-p` selection rebuilds burn):
+//! carried state). Both updates run autodiff and hand-written alternately, three rounds
+//! (issue 18); `RAYON_NUM_THREADS` sets the compute threads. Build with the workspace's
+//! feature set (a `-p` selection rebuilds burn):
 //! `cargo build --release --workspace --examples && target/release/examples/learner_bench`
 //! (a plain timing loop: criterion as a dev-dependency would change burn's feature set).
 
