@@ -104,7 +104,7 @@ impl FlatAdam {
         let run = |w: Vec<_>| w.into_iter().map(piece).collect::<Vec<_>>();
         // The pieces are independent: two halves side by side when the compute pool has two
         // threads (a large net); the result is the same either way.
-        let mut done = if work.len() >= 4 {
+        let done = if work.len() >= 4 {
             let mut first = work;
             let second = first.split_off(first.len() / 2);
             let (mut a, b) = rayon::join(|| run(first), || run(second));
@@ -114,7 +114,7 @@ impl FlatAdam {
             run(work)
         };
         let (mut ms, mut vs, mut out) = (Vec::new(), Vec::new(), Vec::new());
-        for (p, m, v) in done.drain(..) {
+        for (p, m, v) in done {
             out.push(p);
             ms.push(m);
             vs.push(v);

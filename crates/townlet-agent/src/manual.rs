@@ -137,11 +137,9 @@ pub fn forward_train(layers: &[Layer], x: Tensor<2>) -> (Tensor<2>, Vec<LayerCac
         let input = h;
         let z = linear(input.clone(), l.w.clone(), Some(l.b.clone()));
         let (z, norm) = match &l.norm {
-            Some((gamma, beta)) => {
+            Some(norm) => {
                 let (xhat, rstd) = normalise(z);
-                let y = xhat.clone() * gamma.clone().unsqueeze_dim::<2>(0)
-                    + beta.clone().unsqueeze_dim::<2>(0);
-                (y, Some((xhat, rstd)))
+                (affine(xhat.clone(), norm), Some((xhat, rstd)))
             }
             None => (z, None),
         };
@@ -163,12 +161,47 @@ pub fn forward(layers: &[Layer], x: Tensor<2>) -> Tensor<2> {
 
 /// `(z − mean) / sqrt(var + eps)` per row (biased variance, as burn's LayerNorm), and
 /// `1 / sqrt(var + eps)` as `[rows, 1]`.
-fn normalise(z: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+pub(crate) fn normalise(z: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
     let mean = z.clone().mean_dim(1);
     let centred = z - mean;
     let var = centred.clone().square().mean_dim(1);
     let rstd = var.add_scalar(LN_EPS).sqrt().recip();
     (centred * rstd.clone(), rstd)
+}
+
+/// LayerNorm's `x̂ · γ + β`.
+pub(crate) fn affine(xhat: Tensor<2>, (gamma, beta): &(Tensor<1>, Tensor<1>)) -> Tensor<2> {
+    xhat * gamma.clone().unsqueeze_dim::<2>(0) + beta.clone().unsqueeze_dim::<2>(0)
+}
+
+/// LayerNorm backward from what [`normalise`] returned: `(d_input, d_gamma, d_beta)`.
+pub(crate) fn norm_backward(
+    d: Tensor<2>,
+    (xhat, rstd): (Tensor<2>, Tensor<2>),
+    gamma: &Tensor<1>,
+) -> (Tensor<2>, Tensor<1>, Tensor<1>) {
+    let n = gamma.dims()[0];
+    let d_gamma = (d.clone() * xhat.clone()).sum_dim(0).reshape([n]);
+    let d_beta = d.clone().sum_dim(0).reshape([n]);
+    let dxhat = d * gamma.clone().unsqueeze_dim::<2>(0);
+    let m1 = dxhat.clone().mean_dim(1);
+    let m2 = (dxhat.clone() * xhat.clone()).mean_dim(1);
+    ((dxhat - m1 - xhat * m2) * rstd, d_gamma, d_beta)
+}
+
+/// `(dW, db, dx)` of a Linear layer with weight `w` (`[in, out]`) from the gradient of its
+/// output; `dx` only when `want_dx`.
+pub(crate) fn linear_backward(
+    d: Tensor<2>,
+    input: Tensor<2>,
+    w: &Tensor<2>,
+    want_dx: bool,
+) -> (Tensor<1>, Tensor<1>, Option<Tensor<2>>) {
+    let [i, o] = w.dims();
+    let dw = input.transpose().matmul(d.clone()).reshape([i * o]);
+    let db = d.clone().sum_dim(0).reshape([o]);
+    let dx = want_dx.then(|| d.matmul(w.clone().transpose()));
+    (dw, db, dx)
 }
 
 /// The gradient through a ReLU from its output: `d` where `out > 0`, else 0.
@@ -186,28 +219,22 @@ pub fn backward(layers: &[Layer], caches: Vec<LayerCache>, d_out: Tensor<2>) -> 
             d = relu_backward(d, out);
         }
         let mut g_norm = None;
-        if let (Some((gamma, _)), Some((xhat, rstd))) = (&l.norm, c.norm) {
-            let d_gamma = (d.clone() * xhat.clone()).sum_dim(0);
-            let d_beta = d.clone().sum_dim(0);
-            let dxhat = d * gamma.clone().unsqueeze_dim::<2>(0);
-            let m1 = dxhat.clone().mean_dim(1);
-            let m2 = (dxhat.clone() * xhat.clone()).mean_dim(1);
-            d = (dxhat - m1 - xhat * m2) * rstd;
-            let n = d_gamma.dims()[1];
-            g_norm = Some((d_gamma.reshape([n]), d_beta.reshape([n])));
+        if let (Some((gamma, _)), Some(norm)) = (&l.norm, c.norm) {
+            let (dz, d_gamma, d_beta) = norm_backward(d, norm, gamma);
+            d = dz;
+            g_norm = Some((d_gamma, d_beta));
         }
-        let [i, o] = l.w.dims();
-        let dw = c.input.transpose().matmul(d.clone()).reshape([i * o]);
-        let db = d.clone().sum_dim(0).reshape([o]);
-        if k != 0 {
-            d = d.matmul(l.w.clone().transpose());
-        }
+        let (dw, db, dx) = linear_backward(d, c.input, &l.w, k != 0);
         let mut g = vec![dw, db];
         if let Some((dg, dbeta)) = g_norm {
             g.push(dg);
             g.push(dbeta);
         }
         grads.push(g);
+        match dx {
+            Some(dx) => d = dx,
+            None => break,
+        }
     }
     grads.into_iter().rev().flatten().collect()
 }
@@ -262,29 +289,36 @@ pub(crate) fn td_gradient(
     (dq, stats)
 }
 
-fn read(t: Tensor<2>) -> Vec<f32> {
+pub(crate) fn read(t: Tensor<2>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap_or_default()
 }
 
-/// The bootstrap value of each row: the target's max, or (double DQN) the target's value
-/// of the online net's greedy action (first maximum on ties, as burn's `argmax`).
-fn bootstrap(q_target: &[f32], q_online: Option<&[f32]>, a: usize) -> Vec<f32> {
-    let argmax = |row: &[f32]| {
-        let mut best = 0;
-        for (j, &x) in row.iter().enumerate() {
-            if x > row[best] {
-                best = j;
-            }
+/// First maximum (burn's `argmax` on ties).
+pub(crate) fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (j, &x) in row.iter().enumerate() {
+        if x > row[best] {
+            best = j;
         }
-        best
-    };
+    }
+    best
+}
+
+/// The bootstrap value of one row: the target's max, or (double DQN) the target's value
+/// of the online net's greedy action.
+pub(crate) fn bootstrap_row(target: &[f32], online: Option<&[f32]>) -> f32 {
+    match online {
+        Some(o) => target[argmax(o)],
+        None => target.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+    }
+}
+
+/// [`bootstrap_row`] of every row.
+fn bootstrap(q_target: &[f32], q_online: Option<&[f32]>, a: usize) -> Vec<f32> {
     q_target
         .chunks_exact(a)
         .enumerate()
-        .map(|(i, row)| match q_online {
-            Some(o) => row[argmax(&o[i * a..(i + 1) * a])],
-            None => row.iter().copied().fold(f32::NEG_INFINITY, f32::max),
-        })
+        .map(|(i, row)| bootstrap_row(row, q_online.map(|o| &o[i * a..(i + 1) * a])))
         .collect()
 }
 

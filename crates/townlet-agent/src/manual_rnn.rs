@@ -24,7 +24,10 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::module::linear;
 
 use crate::learner::{Learner, UpdateStats};
-use crate::manual::{self, LN_EPS, Slot, parameters};
+use crate::manual::{
+    self, Slot, affine, bootstrap_row, linear_backward, norm_backward, normalise, parameters, read,
+    relu_backward,
+};
 use crate::recurrent::{LSTM_HIDDEN, ObsSlices, RecurrentQNetwork};
 use crate::sequence::SeqBatch;
 
@@ -273,51 +276,6 @@ pub struct SeqCache {
     batch: usize,
 }
 
-fn normalise(z: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-    let mean = z.clone().mean_dim(1);
-    let centred = z - mean;
-    let var = centred.clone().square().mean_dim(1);
-    let rstd = var.add_scalar(LN_EPS).sqrt().recip();
-    (centred * rstd.clone(), rstd)
-}
-
-fn affine(xhat: Tensor<2>, (gamma, beta): &(Tensor<1>, Tensor<1>)) -> Tensor<2> {
-    xhat * gamma.clone().unsqueeze_dim::<2>(0) + beta.clone().unsqueeze_dim::<2>(0)
-}
-
-/// LayerNorm backward: `(d_input, d_gamma, d_beta)`.
-fn norm_backward(
-    d: Tensor<2>,
-    (xhat, rstd): (Tensor<2>, Tensor<2>),
-    gamma: &Tensor<1>,
-) -> (Tensor<2>, Tensor<1>, Tensor<1>) {
-    let n = gamma.dims()[0];
-    let d_gamma = (d.clone() * xhat.clone()).sum_dim(0).reshape([n]);
-    let d_beta = d.clone().sum_dim(0).reshape([n]);
-    let dxhat = d * gamma.clone().unsqueeze_dim::<2>(0);
-    let m1 = dxhat.clone().mean_dim(1);
-    let m2 = (dxhat.clone() * xhat.clone()).mean_dim(1);
-    ((dxhat - m1 - xhat * m2) * rstd, d_gamma, d_beta)
-}
-
-fn relu_mask<const D: usize>(d: Tensor<D>, out: &Tensor<D>) -> Tensor<D> {
-    manual::relu_backward(d, out.clone())
-}
-
-/// `(dW, db, dx)` of a Linear layer; `dx` only when `want_dx`.
-fn linear_backward(
-    d: Tensor<2>,
-    input: Tensor<2>,
-    w: &Tensor<2>,
-    want_dx: bool,
-) -> (Tensor<1>, Tensor<1>, Option<Tensor<2>>) {
-    let [i, o] = w.dims();
-    let dw = input.transpose().matmul(d.clone()).reshape([i * o]);
-    let db = d.clone().sum_dim(0).reshape([o]);
-    let dx = want_dx.then(|| d.matmul(w.clone().transpose()));
-    (dw, db, dx)
-}
-
 /// The encoder on `[N, D]` observations → the LSTM input `[N, 240]` and its cache.
 fn encode(p: &RnnParams, obs: Tensor<2>) -> EncCache {
     let s = &p.slices;
@@ -476,7 +434,7 @@ pub fn backward(p: &RnnParams, cache: SeqCache, dq: Tensor<2>) -> Vec<Tensor<1>>
     } = cache;
     // Head.
     let (d_out_w, d_out_b, da) = linear_backward(dq, head_a.clone(), &p.out.w, true);
-    let d = relu_mask(da.expect("dx"), &head_a);
+    let d = relu_backward(da.expect("dx"), head_a.clone());
     let (d, d_n2_g, d_n2_b) = norm_backward(d, head_norm2, &p.head_norm2.0);
     let (d_fc_w, d_fc_b, dy0) = linear_backward(d, head_y0, &p.head_fc.w, true);
     let (dh_all, d_n0_g, d_n0_b) = norm_backward(dy0.expect("dx"), head_in_norm, &p.head_norm.0);
@@ -536,18 +494,18 @@ pub fn backward(p: &RnnParams, cache: SeqCache, dq: Tensor<2>) -> Vec<Tensor<1>>
     let mut small_grads = Vec::with_capacity(8);
     for ((input, out), l) in enc.small.into_iter().zip(&p.encoders) {
         let w = out.dims()[1];
-        let d = relu_mask(dx.clone().slice(s![.., at..at + w]), &out);
+        let d = relu_backward(dx.clone().slice(s![.., at..at + w]), out.clone());
         at += w;
         let (dw, db, _) = linear_backward(d, input, &l.w, false);
         small_grads.push(dw);
         small_grads.push(db);
     }
-    let d = relu_mask(dv, &enc.vision_out);
+    let d = relu_backward(dv, enc.vision_out.clone());
     let (d, d_vn_g, d_vn_b) = norm_backward(d, enc.vision_norm, &p.vision_norm.0);
     let (d_vis_w, d_vis_b, d_a2) = linear_backward(d, enc.vision_in, &p.vision.w, true);
     let (c1, c2) = (enc.a1.dims()[1], enc.a2.dims()[1]);
     let rows = enc.a2.dims()[0];
-    let d_z2 = relu_mask(d_a2.expect("dx").reshape([rows, c2]), &enc.a2);
+    let d_z2 = relu_backward(d_a2.expect("dx").reshape([rows, c2]), enc.a2.clone());
     let (d_c2_w, d_c2_b, d_p2) = linear_backward(d_z2, enc.p2, &p.conv2.w, true);
     // Patches back to activations: each activation row sums the patch rows that read it.
     let patches = Patches {
@@ -560,7 +518,7 @@ pub fn backward(p: &RnnParams, cache: SeqCache, dq: Tensor<2>) -> Vec<Tensor<1>>
         .reshape([rows, Patches::K, c1])
         .sum_dim(1)
         .reshape([rows, c1]);
-    let d_z1 = relu_mask(d_a1, &enc.a1);
+    let d_z1 = relu_backward(d_a1, enc.a1.clone());
     let (d_c1_w, d_c1_b, _) = linear_backward(d_z1, enc.p1, &p.conv1.w, false);
     // Back to burn's layouts: conv1 [16, 1, 3, 3], conv2 [32, 16, 3, 3], vision_fc rows
     // channel-major.
@@ -609,10 +567,6 @@ fn time_major(src: &[f32], b: usize, t: usize, d: usize) -> Vec<f32> {
         }
     }
     out
-}
-
-fn read(t: Tensor<2>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().unwrap_or_default()
 }
 
 /// The parameters and hand-written loss gradients of one sequence batch.
@@ -701,13 +655,11 @@ pub fn seq_gradients(l: &Learner<RecurrentQNetwork>, batch: &SeqBatch) -> SeqGra
                 actions.push(batch.action[k]);
                 reward.push(batch.reward[k]);
                 terminal.push(batch.terminal[k]);
-                let next = ((t + 1) * h.len + i) * a;
-                let target_row = &h.q_target[next..next + a];
-                v_next.push(if double {
-                    target_row[argmax(&h.q[next..next + a])]
-                } else {
-                    target_row.iter().copied().fold(f32::NEG_INFINITY, f32::max)
-                });
+                let next = ((t + 1) * h.len + i) * a..((t + 1) * h.len + i + 1) * a;
+                v_next.push(bootstrap_row(
+                    &h.q_target[next.clone()],
+                    double.then(|| &h.q[next]),
+                ));
             }
         }
     }
@@ -734,17 +686,6 @@ pub fn seq_gradients(l: &Learner<RecurrentQNetwork>, batch: &SeqBatch) -> SeqGra
         slots,
         stats,
     }
-}
-
-/// First maximum (burn's `argmax` on ties).
-fn argmax(row: &[f32]) -> usize {
-    let mut best = 0;
-    for (j, &x) in row.iter().enumerate() {
-        if x > row[best] {
-            best = j;
-        }
-    }
-    best
 }
 
 /// One sequence update with hand-written gradients, global-norm clipping and the fused Adam.
