@@ -7,6 +7,7 @@ use crate::drqn::RecurrentLearner;
 use crate::exploration::{decay_epsilon, masked_entropy, select_action};
 use crate::intrinsic::AdaptiveIntrinsic;
 use crate::learner::{DqnLearner, Learner, LearnerNet, LearnerSettings, UpdateStats};
+use crate::overlap::Overlap;
 use crate::qnet::SimpleQNetwork;
 use crate::recurrent::{ObsSlices, RecurrentQNetwork, STATE_LEN};
 use crate::replay::{Batch, ReplayBuffer};
@@ -72,11 +73,15 @@ pub struct LossSummary {
     pub grad_norm_mean: Option<f32>,
 }
 
-/// The feed-forward learner with its uniform replay (docs/training.md#uniform-replay).
+/// The feed-forward learner with its uniform replay (docs/training.md#uniform-replay), and
+/// the learner thread when updates overlap acting (docs/training.md#overlapped-updates).
 pub(crate) struct SimpleModel {
     pub(crate) learner: DqnLearner,
     pub(crate) buffer: ReplayBuffer,
     batch: Batch,
+    /// The batch buffers back from the learner thread, filled next time but one.
+    spare: Batch,
+    overlap: Option<Overlap<SimpleQNetwork>>,
 }
 
 /// The recurrent learner with its episode-sequence replay
@@ -153,9 +158,13 @@ pub struct AgentPhaseTimes {
     pub rnd_ns: u64,
     /// Storing transitions (replay buffer / episode records).
     pub store_ns: u64,
-    /// DQN updates: batch sampling, forward/backward, clipping, Adam, target sync.
+    /// DQN updates on the agent's thread: batch sampling and the updates themselves, or,
+    /// when updates overlap acting, the waits for the learner thread.
     pub learn_ns: u64,
-    /// Number of DQN updates in `learn_ns`.
+    /// The updates themselves (forward/backward, clipping, Adam, target sync), on
+    /// whichever thread they ran.
+    pub update_ns: u64,
+    /// Number of DQN updates in `update_ns`.
     pub updates: u64,
 }
 
@@ -252,11 +261,19 @@ impl DqnAgent {
                 building: vec![EpisodeBuilder::default(); n],
                 slices,
             })),
-            Online::Simple(net) => QModel::Simple(SimpleModel {
-                learner: new_learner(net, &settings, adam, obs_dim, action_dim, &device),
-                buffer: ReplayBuffer::new(pack.population.replay_buffer_capacity, obs_dim),
-                batch: Batch::default(),
-            }),
+            Online::Simple(net) => {
+                let learner = new_learner(net, &settings, adam, obs_dim, action_dim, &device);
+                let overlap = (tr.overlap_updates && learner.is_manual())
+                    .then(Overlap::start)
+                    .flatten();
+                QModel::Simple(SimpleModel {
+                    learner,
+                    buffer: ReplayBuffer::new(pack.population.replay_buffer_capacity, obs_dim),
+                    batch: Batch::default(),
+                    spare: Batch::default(),
+                    overlap,
+                })
+            }
         };
         let rnd = Rnd::new(
             fixed,
@@ -461,20 +478,29 @@ impl DqnAgent {
         }
         let t_learn = std::time::Instant::now();
         let w = self.intrinsic_weight() as f32;
-        let sync_every = self.target_update_frequency;
+        let ready = match &self.model {
+            QModel::Simple(m) => m.buffer.len() >= self.batch_size,
+            QModel::Recurrent(m) => m.buffer.is_ready(self.batch_size),
+        };
+        if !ready {
+            return None;
+        }
+        if let QModel::Simple(m) = &self.model
+            && m.overlap.is_some()
+        {
+            let finished = self.overlapped_update(w);
+            self.phase.learn_ns += elapsed_ns(t_learn);
+            return finished;
+        }
+        // The next update syncs the target when it is the `sync_every`-th.
+        let sync = (self.updates + 1).is_multiple_of(self.target_update_frequency);
         let stats = match &mut self.model {
             QModel::Simple(m) => {
-                if m.buffer.len() < self.batch_size {
-                    return None;
-                }
                 m.buffer
                     .sample_into(self.batch_size, w, &mut self.replay_rng, &mut m.batch);
-                train(&mut m.learner, &m.batch, &mut self.updates, sync_every)
+                timed_update(&mut m.learner, &m.batch, sync)
             }
             QModel::Recurrent(m) => {
-                if !m.buffer.is_ready(self.batch_size) {
-                    return None;
-                }
                 m.buffer.sample_into(
                     self.batch_size,
                     m.burn_in,
@@ -482,18 +508,91 @@ impl DqnAgent {
                     &mut self.replay_rng,
                     &mut m.batch,
                 );
-                train(&mut m.learner, &m.batch, &mut self.updates, sync_every)
+                timed_update(&mut m.learner, &m.batch, sync)
             }
         };
         self.phase.learn_ns += elapsed_ns(t_learn);
+        Some(self.account(stats.0, stats.1))
+    }
+
+    /// An update due with overlap on (docs/training.md#overlapped-updates): sample the
+    /// batch and compute its bootstrap values while the update in flight runs (unless that
+    /// one syncs the target, or double DQN needs the online net), take that update back,
+    /// hand the learner thread the next one at once, then adopt the weights that came back.
+    /// Returns the statistics of the update taken back.
+    fn overlapped_update(&mut self, w: f32) -> Option<UpdateStats> {
+        let every = self.target_update_frequency;
+        let in_flight = self.update_in_flight();
+        // Updates are counted when taken back: the one in flight is number `updates + 1`.
+        let in_flight_syncs = in_flight && (self.updates + 1).is_multiple_of(every);
+        let next_number = self.updates + 1 + u64::from(in_flight);
+        let QModel::Simple(m) = &mut self.model else {
+            return None;
+        };
+        m.buffer
+            .sample_into(self.batch_size, w, &mut self.replay_rng, &mut m.batch);
+        let double = m.learner.settings.double_dqn;
+        if !double && !in_flight_syncs {
+            m.batch.bootstrap = Some(crate::manual::target_bootstrap(&m.learner, &m.batch));
+        }
+        let ov = m.overlap.as_mut()?;
+        // The next update starts from the learner that just came back (the newest weights),
+        // or from a copy of the agent's.
+        let (mut next, back) = match ov.finish() {
+            Some(done) => {
+                m.spare = done.batch;
+                // Adam's moments stay with the learner thread until the next finish_update.
+                let state = done.learner.state(false);
+                (done.learner, Some((state, done.stats, done.update_ns)))
+            }
+            None => (m.learner.detached()?, None),
+        };
+        if !double && m.batch.bootstrap.is_none() {
+            m.batch.bootstrap = Some(crate::manual::target_bootstrap(&next, &m.batch));
+        }
+        next.settings = m.learner.settings.clone();
+        let batch = std::mem::replace(&mut m.batch, std::mem::take(&mut m.spare));
+        ov.begin(next, batch, next_number.is_multiple_of(every));
+        let (state, stats, ns) = back?;
+        m.learner.adopt(state);
+        Some(self.account(stats, ns))
+    }
+
+    /// Take back the update in flight on the learner thread, if any
+    /// (docs/training.md#overlapped-updates): the learner adopts its weights and the update
+    /// is counted. Returns its statistics. Called before the next update is handed over, at
+    /// every episode end and before a checkpoint, so those never see an update in flight.
+    pub fn finish_update(&mut self) -> Option<UpdateStats> {
+        let QModel::Simple(m) = &mut self.model else {
+            return None;
+        };
+        let done = m.overlap.as_mut()?.finish()?;
+        m.learner.adopt(done.learner.state(true));
+        m.spare = done.batch;
+        Some(self.account(done.stats, done.update_ns))
+    }
+
+    /// Whether an update is running on the learner thread now.
+    pub fn update_in_flight(&self) -> bool {
+        match &self.model {
+            QModel::Simple(m) => m.overlap.as_ref().is_some_and(|o| o.in_flight()),
+            QModel::Recurrent(_) => false,
+        }
+    }
+
+    /// Count one finished update (the target sync came with it) in the totals, the
+    /// episode's loss summary and the phase times.
+    fn account(&mut self, stats: UpdateStats, update_ns: u64) -> UpdateStats {
+        self.updates += 1;
         self.phase.updates += 1;
+        self.phase.update_ns += update_ns;
         self.ep_loss.0 += 1;
         self.ep_loss.1 += f64::from(stats.loss);
         self.ep_loss.2 += f64::from(stats.td_abs_mean);
         self.ep_loss.3 += f64::from(stats.q_mean);
         self.ep_loss.4 += f64::from(stats.grad_norm);
         self.last_update = Some(stats);
-        Some(stats)
+        stats
     }
 
     /// End-of-episode updates (docs/training.md#per-episode): the recurrent net stores the
@@ -501,6 +600,7 @@ impl DqnAgent {
     /// then annealing, curriculum, ε decay. Those three are skipped for an interrupted
     /// episode (docs/decisions.md#the-interrupted-episode).
     pub fn end_episode(&mut self, episode: u64, lengths: &[u32], interrupted: bool) -> EpisodeEnd {
+        self.finish_update();
         if let QModel::Recurrent(m) = &mut self.model {
             for b in &mut m.building {
                 if let Some(rec) = b.finish() {
@@ -677,19 +777,18 @@ fn new_learner<N: LearnerNet>(
     )
 }
 
-/// One DQN update, counted in `updates`; the target follows every `sync_every` updates.
-fn train<N: LearnerNet>(
+/// One DQN update on this thread, then the target sync when `sync`; with its duration.
+fn timed_update<N: LearnerNet>(
     learner: &mut Learner<N>,
     batch: &N::Batch,
-    updates: &mut u64,
-    sync_every: u64,
-) -> UpdateStats {
+    sync: bool,
+) -> (UpdateStats, u64) {
+    let t = std::time::Instant::now();
     let stats = learner.update(batch);
-    *updates += 1;
-    if updates.is_multiple_of(sync_every) {
+    if sync {
         learner.sync_target();
     }
-    stats
+    (stats, elapsed_ns(t))
 }
 
 struct WeightHasher(u64);

@@ -367,8 +367,11 @@ impl DqnAgent {
     }
 
     /// Add the agent's blobs to `ckpt`, and set the header's `network_type` to this
-    /// agent's network (the header is written by the runner, which does not know it).
-    pub fn save_into(&self, ckpt: &mut Checkpoint) -> Result<(), CheckpointError> {
+    /// agent's network (the header is written by the runner, which does not know it). An
+    /// update still running on the learner thread is taken back first
+    /// (docs/training.md#overlapped-updates); between episodes there is none.
+    pub fn save_into(&mut self, ckpt: &mut Checkpoint) -> Result<(), CheckpointError> {
+        self.finish_update();
         ckpt.header.network_type = self.model.network_name().to_string();
         match &self.model {
             QModel::Simple(m) => {
@@ -415,6 +418,7 @@ impl DqnAgent {
     /// optimizers, RND, replay, ε, w, curriculum, RNG positions, counters). Nothing is
     /// changed when any blob is missing or does not fit.
     pub fn load_from(&mut self, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
+        self.finish_update();
         /// The Q side read from a checkpoint, not yet in place (built once per load).
         #[allow(clippy::large_enum_variant)]
         enum Loaded {
@@ -507,6 +511,7 @@ impl DqnAgent {
     /// Load only the online weights (for checkpoint-mode inference), plus ε and stage.
     /// A recurrent agent keeps acting through the same stateful path as in training.
     pub fn load_policy_from(&mut self, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
+        self.finish_update();
         match &mut self.model {
             QModel::Simple(m) => m.learner.load_policy_from(ckpt)?,
             QModel::Recurrent(m) => m.learner.load_policy_from(ckpt)?,

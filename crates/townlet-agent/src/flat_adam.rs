@@ -59,6 +59,11 @@ impl FlatAdam {
         }
     }
 
+    /// The ε of the denominator, as configured.
+    pub fn epsilon(&self) -> f64 {
+        f64::from(self.epsilon)
+    }
+
     /// Number of steps taken.
     pub fn time(&self) -> usize {
         self.state.as_ref().map_or(0, |s| s.time)

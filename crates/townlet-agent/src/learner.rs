@@ -83,6 +83,14 @@ pub struct Learner<N> {
     pub(crate) ad: Device,
 }
 
+/// What [`Learner::adopt`] takes from a learner that made an update elsewhere.
+pub(crate) struct LearnerState<N> {
+    online: N,
+    target: N,
+    policy: N,
+    flat: Option<FlatAdam>,
+}
+
 /// The feed-forward learner: [`SimpleQNetwork`] on uniformly sampled transitions.
 pub type DqnLearner = Learner<SimpleQNetwork>;
 
@@ -117,6 +125,49 @@ impl<N: LearnerNet> Learner<N> {
             action_dim,
             base,
             ad,
+        }
+    }
+
+    /// A copy of the hand-written path's state for an update on another thread
+    /// (docs/training.md#overlapped-updates); burn tensors share their storage, so nothing
+    /// is copied. `None` on the autodiff path, whose optimizer state cannot be copied.
+    pub(crate) fn detached(&self) -> Option<Self> {
+        let flat = self.flat.clone()?;
+        Some(Self {
+            online: self.online.clone(),
+            target: self.target.clone(),
+            policy: self.policy.clone(),
+            optim: new_adam(flat.epsilon()),
+            flat: Some(flat),
+            settings: self.settings.clone(),
+            obs_dim: self.obs_dim,
+            action_dim: self.action_dim,
+            base: self.base.clone(),
+            ad: self.ad.clone(),
+        })
+    }
+
+    /// The weights and target (shared, not copied), and with `adam` the Adam state, for
+    /// [`adopt`](Self::adopt). Leaving Adam's moments out keeps them owned by one learner
+    /// only, so its next step updates them in place.
+    pub(crate) fn state(&self, adam: bool) -> LearnerState<N> {
+        LearnerState {
+            online: self.online.clone(),
+            target: self.target.clone(),
+            policy: self.policy.clone(),
+            flat: if adam { self.flat.clone() } else { None },
+        }
+    }
+
+    /// Take the weights, target and (when given) Adam state of a
+    /// [`detached`](Self::detached) copy that has made an update; the settings stay this
+    /// learner's (a teacher may have changed the learning rate meanwhile).
+    pub(crate) fn adopt(&mut self, stepped: LearnerState<N>) {
+        self.online = stepped.online;
+        self.target = stepped.target;
+        self.policy = stepped.policy;
+        if stepped.flat.is_some() {
+            self.flat = stepped.flat;
         }
     }
 

@@ -48,6 +48,7 @@ pub mod intrinsic;
 pub mod learner;
 pub mod manual;
 pub mod manual_rnn;
+pub mod overlap;
 pub mod overrides;
 pub mod probe;
 pub mod qnet;

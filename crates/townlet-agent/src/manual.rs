@@ -322,6 +322,19 @@ fn bootstrap(q_target: &[f32], q_online: Option<&[f32]>, a: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The target net's bootstrap values `max_a Q_target(next_obs, a)` of a batch (not for
+/// double DQN, whose values also need the online net as the update sees it): what
+/// [`dqn_gradients`] computes first, done ahead on the agent's thread when updates overlap
+/// acting (docs/training.md#overlapped-updates).
+pub(crate) fn target_bootstrap(l: &Learner<SimpleQNetwork>, batch: &Batch) -> Vec<f32> {
+    let b = batch.action.len();
+    let next = Tensor::<2>::from_data(
+        TensorData::new(batch.next_obs.clone(), [b, l.obs_dim]),
+        &l.base,
+    );
+    bootstrap(&read(l.target.forward(next)), None, l.action_dim)
+}
+
 /// The parameters and hand-written loss gradients of one DQN batch.
 pub struct DqnGradients {
     /// The online net's parameters, flattened, in visit order.
@@ -342,13 +355,19 @@ pub fn dqn_gradients(l: &Learner<SimpleQNetwork>, batch: &Batch) -> DqnGradients
     let net = layers(&parts, &slots, Q_SHAPE);
     let obs = Tensor::<2>::from_data(TensorData::new(batch.obs.clone(), [b, d]), &l.base);
     let (q, caches) = forward_train(&net, obs);
-    let next = Tensor::<2>::from_data(TensorData::new(batch.next_obs.clone(), [b, d]), &l.base);
-    let q_online_next = l
-        .settings
-        .double_dqn
-        .then(|| read(forward(&net, next.clone())));
-    let q_target = read(l.target.forward(next));
-    let v_next = bootstrap(&q_target, q_online_next.as_deref(), a);
+    let v_next = match &batch.bootstrap {
+        Some(v) if !l.settings.double_dqn => v.clone(),
+        _ => {
+            let next =
+                Tensor::<2>::from_data(TensorData::new(batch.next_obs.clone(), [b, d]), &l.base);
+            let q_online_next = l
+                .settings
+                .double_dqn
+                .then(|| read(forward(&net, next.clone())));
+            let q_target = read(l.target.forward(next));
+            bootstrap(&q_target, q_online_next.as_deref(), a)
+        }
+    };
     let (dq, stats) = td_gradient(
         &l.settings,
         &read(q),

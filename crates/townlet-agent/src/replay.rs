@@ -30,6 +30,10 @@ pub struct Batch {
     pub reward: Vec<f32>,
     /// 1.0 for terminal, else 0.0.
     pub terminal: Vec<f32>,
+    /// The target net's bootstrap value of each `next_obs` (`max_a Q_target`), when the
+    /// agent computed them before handing the batch to the learner thread
+    /// (docs/training.md#overlapped-updates); `None`: the update computes them.
+    pub bootstrap: Option<Vec<f32>>,
 }
 
 impl ReplayBuffer {
@@ -95,6 +99,7 @@ impl ReplayBuffer {
         out.action.clear();
         out.reward.clear();
         out.terminal.clear();
+        out.bootstrap = None;
         if self.size == 0 {
             return;
         }

@@ -3,9 +3,9 @@
 //! the update as it was before hand-written gradients), as interleaved pairs in one run,
 //! each run in its own child process (`train-one`, flex; L1 on one compute thread, L2 on
 //! `--l2-threads`); and `townlet-demo` (streaming on, one viewer) against `townlet-train`
-//! (off) on the default path. `--baseline EXE` runs the old side of the L2 pairs with
-//! another `townlet-bench` build (the code before a change that the autodiff path of this
-//! build does not undo, such as a smaller net).
+//! (off) on the default path. `--baseline EXE` runs the old side of the L1 and L2 pairs
+//! with another `townlet-bench` build (the code before a change that the autodiff path of
+//! this build does not undo: a smaller net, AVX-512 matrix products, overlapped updates).
 
 use crate::stats::Spread;
 use crate::training::{ThroughputRun, print_run, run_child_of};
@@ -114,7 +114,7 @@ pub struct SpeedOptions {
     /// Compute threads of the L2 runs (both sides).
     pub l2_threads: usize,
     pub demo_pairs: usize,
-    /// Another `townlet-bench` for the old side of the L2 pairs.
+    /// Another `townlet-bench` for the old side of the L1 and L2 pairs.
     pub baseline: Option<PathBuf>,
 }
 
@@ -130,7 +130,7 @@ pub fn run(o: &SpeedOptions) -> anyhow::Result<SpeedReport> {
         n,
         o.l1_episodes,
         &Sides {
-            old_exe: &this,
+            old_exe: o.baseline.as_deref().unwrap_or(&this),
             threads: 1,
         },
     )?;

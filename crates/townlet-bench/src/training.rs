@@ -114,7 +114,7 @@ pub fn run_one(
         steady_steps_per_s: s_steps as f64 / (s_ns.max(1) as f64 / 1e9),
         cpu_us_per_step: (phase.cpu_ns + pool_cpu) as f64 / 1e3 / steps as f64,
         updates: phase.updates,
-        update_us: phase.learn_ns as f64 / 1e3 / phase.updates.max(1) as f64,
+        update_us: phase.update_ns as f64 / 1e3 / phase.updates.max(1) as f64,
         shares: vec![
             ("act (Q forward + selection)".into(), pct(phase.act_ns)),
             ("env step".into(), pct(phase.env_ns)),
@@ -123,7 +123,10 @@ pub fn run_one(
                 pct(phase.record_ns),
             ),
             ("store transitions".into(), pct(phase.store_ns)),
-            ("learn (DQN updates)".into(), pct(phase.learn_ns)),
+            (
+                "learn (DQN updates; with overlap: waits for the learner thread)".into(),
+                pct(phase.learn_ns),
+            ),
             ("RND (novelty + predictor)".into(), pct(phase.rnd_ns)),
             (
                 "episode end (curriculum, checkpoints)".into(),

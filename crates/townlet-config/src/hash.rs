@@ -20,14 +20,16 @@ const EXCLUDED_TOP: [&str; 7] = [
 ];
 
 /// `training.*` keys outside the hash: run length, checkpoint and snapshot cadence, backend,
-/// gradient path (both paths do the same update and read each other's checkpoints).
-const EXCLUDED_TRAINING: [&str; 6] = [
+/// gradient path (both paths do the same update and read each other's checkpoints), update
+/// overlap (the state at an episode end has the same shape either way).
+const EXCLUDED_TRAINING: [&str; 7] = [
     "max_episodes",
     "checkpoint_interval",
     "snapshot_interval",
     "keep_checkpoints",
     "device",
     "gradients",
+    "overlap_updates",
 ];
 
 /// Hashed content of a pack as JSON (the doc-only strings removed too).
@@ -106,7 +108,8 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 /// Stable FNV-1a 64 hash of the world and learner settings.
 ///
 /// `training.*` keys outside the hash: run length, checkpoint and snapshot cadence, backend,
-/// gradient path (both paths do the same update and read each other's checkpoints).
+/// gradient path (both paths do the same update and read each other's checkpoints), update
+/// overlap (the state at an episode end has the same shape either way).
 /// `recording`, `run_metadata`, the pack's name/paths/warnings, and description texts.
 pub fn config_hash(pack: &Pack) -> u64 {
     let mut s = String::new();

@@ -348,6 +348,10 @@ pub struct TrainingConfig {
     pub double_dqn: bool,
     /// Default `manual`; outside the config hash (the same update either way).
     pub gradients: GradientMode,
+    /// Default `true`: the feed-forward learner's hand-written update runs on a second
+    /// thread while the agent acts (docs/training.md#overlapped-updates); outside the
+    /// config hash.
+    pub overlap_updates: bool,
     /// Default 1e-8.
     pub adam_epsilon: f64,
     /// Default 0.

@@ -10,6 +10,7 @@ use burn::store::ModuleRecord;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use townlet_agent::agent::INIT_LOCK;
+use townlet_agent::agent::{ActDecision, StepFeedback};
 use townlet_agent::flat_adam::FlatAdam;
 use townlet_agent::learner::{DqnLearner, Learner, LearnerNet, LearnerSettings, new_adam};
 use townlet_agent::manual;
@@ -53,6 +54,7 @@ fn batch(seed: u64) -> Batch {
         reward: random(&mut rng, B, 6.0),
         next_obs: random(&mut rng, B * D, 4.0),
         terminal: (0..B).map(|i| f32::from(u8::from(i % 5 == 0))).collect(),
+        bootstrap: None,
     }
 }
 
@@ -453,4 +455,60 @@ fn checkpoints_resume_exactly_across_the_gradient_paths() {
     play(&mut resumed, &mut env, k..2 * k, &mut t_split);
     assert_eq!(t_full, t_split);
     assert_eq!(full.weights_hash(), resumed.weights_hash());
+}
+
+/// Fed the same transitions, an agent whose updates overlap acting
+/// (docs/training.md#overlapped-updates) ends every episode with exactly the weights and
+/// loss summary of one that updates in line: the learner thread makes the same updates on
+/// the same batches, one call later; only the policy it acts on lags.
+#[test]
+fn overlapped_updates_match_in_line_updates_on_the_same_transitions() {
+    let on_pack = mlp_pack(GradientMode::Manual);
+    assert!(on_pack.training.overlap_updates, "overlap is the default");
+    let mut off_pack = on_pack.clone();
+    off_pack.training.overlap_updates = false;
+    let env = Env::new(&on_pack, 1, 3).expect("env");
+    let (d, a) = (env.obs_dim(), env.action_dim());
+    let mut on = mlp_agent(&on_pack, &env, 3);
+    let mut off = mlp_agent(&off_pack, &env, 3);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut seen_in_flight = false;
+    for ep in 0..6u64 {
+        on.begin_episode();
+        off.begin_episode();
+        for t in 0..16 {
+            let obs = random(&mut rng, d, 2.0);
+            let next = random(&mut rng, d, 2.0);
+            let dec = vec![ActDecision {
+                action: rng.random_range(0..a as u32),
+                explored: true,
+                q_values: vec![0.0; a],
+                novelty: rng.random::<f32>(),
+            }];
+            let reward = [rng.random::<f32>() - 0.5];
+            let terminal = [t == 15 && ep % 2 == 0];
+            let fb = StepFeedback {
+                obs: &obs,
+                next_obs: &next,
+                rewards: &reward,
+                terminal: &terminal,
+                active: &[true],
+            };
+            on.observe(fb, &dec);
+            off.observe(fb, &dec);
+            seen_in_flight |= on.update_in_flight();
+            assert!(on.updates() <= off.updates() && off.updates() <= on.updates() + 1);
+        }
+        on.end_episode(ep, &[16], false);
+        off.end_episode(ep, &[16], false);
+        assert!(
+            !on.update_in_flight(),
+            "an episode end takes the update back"
+        );
+        assert_eq!(on.updates(), off.updates());
+        assert_eq!(on.weights_hash(), off.weights_hash(), "episode {ep}");
+        assert_eq!(on.take_loss_summary(), off.take_loss_summary());
+    }
+    assert!(seen_in_flight, "updates ran on the learner thread");
+    assert!(off.updates() > 20);
 }

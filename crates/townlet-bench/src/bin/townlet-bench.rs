@@ -96,7 +96,7 @@ enum What {
         /// Pairs of the demo-vs-train comparison (0 skips it).
         #[arg(long, default_value_t = 3)]
         demo_pairs: usize,
-        /// Another townlet-bench executable for the old side of the L2 pairs (e.g. a build
+        /// Another townlet-bench executable for the old side of the L1 and L2 pairs (e.g. a build
         /// of the commit before a change).
         #[arg(long)]
         baseline: Option<PathBuf>,

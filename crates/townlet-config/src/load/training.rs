@@ -362,6 +362,7 @@ fn training(
     let huber = t.opt_f64(e, "huber_delta", 1.0, R::Gt(0.0));
     let ddqn = t.opt_bool(e, "double_dqn", false);
     let gradients = t.opt_word(e, "gradients", GradientMode::Manual);
+    let overlap = t.opt_bool(e, "overlap_updates", true);
     let adam = t.opt_f64(e, "adam_epsilon", 1e-8, R::Gt(0.0));
     let burn_in = t.opt_int::<usize>(e, "burn_in", 0, 0);
     let reshuffle: Option<Option<u64>> = match t.get("reshuffle_layout_at_episode") {
@@ -389,6 +390,7 @@ fn training(
         Some(huber_delta),
         Some(double_dqn),
         Some(gradients),
+        Some(overlap_updates),
         Some(adam_epsilon),
         Some(burn_in),
         Some(reshuffle_layout_at_episode),
@@ -411,6 +413,7 @@ fn training(
         huber,
         ddqn,
         gradients,
+        overlap,
         adam,
         burn_in,
         reshuffle,
@@ -435,6 +438,7 @@ fn training(
             huber_delta,
             double_dqn,
             gradients,
+            overlap_updates,
             adam_epsilon,
             burn_in,
             reshuffle_layout_at_episode,

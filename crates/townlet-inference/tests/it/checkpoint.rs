@@ -11,7 +11,8 @@ use townlet_inference::{CheckpointSource, Mode, WorldInfo};
 
 fn write_checkpoint(pack: &Pack, dir: &Path, episode: u64, epsilon: f64) {
     let env = Env::new(pack, 1, pack.training.seed).unwrap();
-    let agent = DqnAgent::new(pack, env.obs_dim(), env.action_dim(), DeviceKind::Flex, 7).unwrap();
+    let mut agent =
+        DqnAgent::new(pack, env.obs_dim(), env.action_dim(), DeviceKind::Flex, 7).unwrap();
     let mut ckpt = Checkpoint::new(CheckpointHeader {
         crate_version: "test".into(),
         created_at_ms: 0,

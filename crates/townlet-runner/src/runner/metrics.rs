@@ -54,8 +54,11 @@ pub struct PhaseTimes {
     pub record_ns: u64,
     /// Storing transitions in the replay buffer.
     pub store_ns: u64,
-    /// DQN updates (sampling, forward/backward, clipping, Adam, target sync).
+    /// DQN updates on this thread: sampling and the updates, or, when updates overlap
+    /// acting (docs/training.md#overlapped-updates), the waits for the learner thread.
     pub learn_ns: u64,
+    /// The updates themselves, on whichever thread they ran.
+    pub update_ns: u64,
     /// RND novelty + predictor training.
     pub rnd_ns: u64,
     /// End-of-episode bookkeeping: curriculum, annealing, checkpoints.
@@ -77,6 +80,7 @@ impl DemoRunner {
             act_ns: a.act_ns,
             store_ns: a.store_ns,
             learn_ns: a.learn_ns,
+            update_ns: a.update_ns,
             rnd_ns: a.rnd_ns,
             updates: a.updates,
             ..self.phase
