@@ -38,3 +38,17 @@ fn unsafe_free_clock_gettime(ts: &mut libc::timespec) -> i32 {
     // SAFETY: `ts` is a valid, exclusive pointer for the duration of the call.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, ts) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Benchmarks add the CPU time of threads named with the prefix to the trainer's; the
+    /// agent's learner thread (docs/training.md#overlapped-updates) must be among them.
+    #[test]
+    fn the_learner_thread_counts_as_a_compute_thread() {
+        assert!(townlet_agent::overlap::LEARNER_THREAD.starts_with(COMPUTE_THREAD_PREFIX));
+        // Linux shows 15 bytes of a thread's name; the prefix must survive the cut.
+        assert!(COMPUTE_THREAD_PREFIX.len() <= 15);
+    }
+}
