@@ -124,26 +124,10 @@ pub fn run(o: &SpeedOptions) -> anyhow::Result<SpeedReport> {
     let l1_pack = workspace().join("configs/L1_full_observability");
     let l2_pack = workspace().join("configs/L2_partial_observability");
     let this = std::env::current_exe()?;
-    let l1 = pairs(
-        &l1_pack,
-        seed,
-        n,
-        o.l1_episodes,
-        &Sides {
-            old_exe: o.baseline.as_deref().unwrap_or(&this),
-            threads: 1,
-        },
-    )?;
-    let l2 = pairs(
-        &l2_pack,
-        seed,
-        n,
-        o.l2_episodes,
-        &Sides {
-            old_exe: o.baseline.as_deref().unwrap_or(&this),
-            threads: o.l2_threads,
-        },
-    )?;
+    let old_exe = o.baseline.as_deref().unwrap_or(&this);
+    let side = |threads| Sides { old_exe, threads };
+    let l1 = pairs(&l1_pack, seed, n, o.l1_episodes, &side(1))?;
+    let l2 = pairs(&l2_pack, seed, n, o.l2_episodes, &side(o.l2_threads))?;
     let demo_vs_train = if demo_pairs > 0 {
         println!("\n=== townlet-demo (streaming on, one viewer) vs townlet-train (off), L1 ===");
         townlet_runner::threads::set_compute_threads(1);

@@ -141,29 +141,10 @@ pub fn run_one(
     })
 }
 
-/// [`run_one`] in a child process of this benchmark binary (`train-one`): burn's compute
-/// pool is sized once per process, so each configuration gets its own.
-pub fn run_child(
-    pack: &Path,
-    seed: u64,
-    device: &str,
-    threads: usize,
-    episodes: u64,
-    gradients: Option<&str>,
-) -> anyhow::Result<ThroughputRun> {
-    run_child_of(
-        &std::env::current_exe()?,
-        pack,
-        seed,
-        device,
-        threads,
-        episodes,
-        gradients,
-    )
-}
-
-/// [`run_child`] with another `townlet-bench` executable (an older build, for before/after
-/// pairs); it must know `train-one` with the same flags.
+/// [`run_one`] in a child process of the `townlet-bench` executable `exe` (`train-one`):
+/// burn's compute pool is sized once per process, so each configuration gets its own. `exe`
+/// is this binary, or an older build for before/after pairs that knows `train-one` with the
+/// same flags.
 pub fn run_child_of(
     exe: &Path,
     pack: &Path,

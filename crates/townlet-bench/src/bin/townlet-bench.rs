@@ -342,7 +342,8 @@ fn bench_training(
         ("ndarray", 1, ndarray_episodes),
     ] {
         // One process per configuration: burn's compute pool is sized once per process.
-        let r = training::run_child(pack, seed, device, threads, eps, None)?;
+        let exe = std::env::current_exe()?;
+        let r = training::run_child_of(&exe, pack, seed, device, threads, eps, None)?;
         training::print_run(&r);
         runs.push(r);
     }
